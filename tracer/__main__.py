@@ -1,0 +1,3 @@
+from tracer.cli import cli
+
+cli(prog_name="tracer")

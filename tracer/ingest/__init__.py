@@ -1,0 +1,1 @@
+"""Sources -> canonical tables: files, nodes, seed lists and label packs."""

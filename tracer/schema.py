@@ -1,0 +1,369 @@
+"""One Polars schema per canonical table, and :func:`conform`, which makes a frame fit one.
+
+These schemas are the contract between every part of tracer (DESIGN.md, "Tables"); the column
+meanings are documented in ``docs/schema.md``, which a test keeps in step with this file.
+
+Conventions:
+
+* EVM addresses are lower-case ``0x`` + 40 hex; Bitcoin addresses as the chain writes them.
+* Raw amounts (``value``, ``tainted_value``, ``gas_price``) are exact decimal strings of base
+  units, never floats or 64-bit integers: see :mod:`tracer.amounts`.
+* Times are UTC microsecond datetimes.
+* In ``transfers`` of kind ``utxo`` a Bitcoin transaction is a node of its own: each input is a
+  leg ``address -> transaction_hash`` and each output a leg ``transaction_hash -> address``, so
+  that a many-to-many payment is represented exactly, with the fee left at the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from tracer.errors import SchemaMismatch
+
+__all__ = [
+    "APPROVALS",
+    "BLOCKS",
+    "CATEGORIES",
+    "CLUSTERS",
+    "CONTRACTS",
+    "EXPOSURE",
+    "FLOWS",
+    "INGEST_LOG",
+    "KEYS",
+    "LABELS",
+    "LINKS",
+    "SEEDS",
+    "TABLES",
+    "TOKENS",
+    "TRANSACTIONS",
+    "TRANSFERS",
+    "TRANSFER_KINDS",
+    "UTXO_INPUTS",
+    "UTXO_OUTPUTS",
+    "conform",
+    "empty",
+]
+
+_TS = pl.Datetime("us", "UTC")
+
+BLOCKS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "block_number": pl.Int64(),
+        "block_hash": pl.String(),
+        "parent_hash": pl.String(),
+        "block_timestamp": _TS,
+        "miner": pl.String(),
+        "transaction_count": pl.Int64(),
+        "base_fee_per_gas": pl.String(),
+    }
+)
+
+TRANSACTIONS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "block_number": pl.Int64(),
+        "block_hash": pl.String(),
+        "block_timestamp": _TS,
+        "transaction_hash": pl.String(),
+        "transaction_index": pl.Int64(),
+        "from_address": pl.String(),
+        "to_address": pl.String(),
+        "value": pl.String(),
+        "gas": pl.Int64(),
+        "gas_price": pl.String(),
+        "gas_used": pl.Int64(),
+        "effective_gas_price": pl.String(),
+        "receipt_status": pl.Int8(),
+        "nonce": pl.Int64(),
+        "method_id": pl.String(),
+        "contract_address": pl.String(),
+    }
+)
+
+TRANSFER_KINDS = ("native", "internal", "token", "utxo")
+
+TRANSFERS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "block_number": pl.Int64(),
+        "block_timestamp": _TS,
+        "transaction_hash": pl.String(),
+        "transaction_index": pl.Int64(),
+        "kind": pl.String(),
+        "idx": pl.Int64(),
+        "from_address": pl.String(),
+        "to_address": pl.String(),
+        "asset": pl.String(),
+        "token_standard": pl.String(),
+        "token_id": pl.String(),
+        "value": pl.String(),
+        "decimals": pl.Int32(),
+    }
+)
+
+APPROVALS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "block_number": pl.Int64(),
+        "block_timestamp": _TS,
+        "transaction_hash": pl.String(),
+        "log_index": pl.Int64(),
+        "owner": pl.String(),
+        "spender": pl.String(),
+        "token_address": pl.String(),
+        "value": pl.String(),
+    }
+)
+
+_UTXO = pl.Schema(
+    {
+        "chain": pl.String(),
+        "block_number": pl.Int64(),
+        "block_timestamp": _TS,
+        "transaction_hash": pl.String(),
+        "index": pl.Int64(),
+        "address": pl.String(),
+        "value": pl.String(),
+        "script_type": pl.String(),
+    }
+)
+UTXO_INPUTS = pl.Schema(
+    {**_UTXO, "spent_transaction_hash": pl.String(), "spent_output_index": pl.Int64()}
+)
+UTXO_OUTPUTS = pl.Schema({**_UTXO, "is_coinbase": pl.Boolean()})
+
+TOKENS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "token_address": pl.String(),
+        "symbol": pl.String(),
+        "name": pl.String(),
+        "decimals": pl.Int32(),
+        "token_standard": pl.String(),
+    }
+)
+
+CONTRACTS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "block_number": pl.Int64(),
+        "transaction_hash": pl.String(),
+        "creator": pl.String(),
+    }
+)
+
+SEEDS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "attribution": pl.String(),
+        "incident": pl.String(),
+        "source": pl.String(),
+        "source_date": pl.Date(),
+        "transaction_hash": pl.String(),
+    }
+)
+
+CATEGORIES = (
+    "exchange",
+    "deposit_wallet",
+    "hot_wallet",
+    "mixing_service",
+    "defi_bridge",
+    "defi_dex",
+    "defi",
+    "sanction",
+    "perpetrator",
+    "victim",
+    "miner",
+    "other",
+)
+
+LABELS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "label": pl.String(),
+        "category": pl.String(),
+        "source": pl.String(),
+        "confidence": pl.Int32(),
+        "is_cluster_definer": pl.Boolean(),
+        "lastmod": pl.Date(),
+    }
+)
+
+LINKS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address_a": pl.String(),
+        "address_b": pl.String(),
+        "heuristic": pl.String(),
+        "heuristic_version": pl.Int32(),
+        "evidence_transaction_hash": pl.String(),
+        "block_number": pl.Int64(),
+        "confidence": pl.Int32(),
+    }
+)
+
+CLUSTERS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "cluster_id": pl.String(),
+        "cluster_size": pl.Int64(),
+        "label": pl.String(),
+        "category": pl.String(),
+    }
+)
+
+FLOWS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "hop": pl.Int32(),
+        "transaction_hash": pl.String(),
+        "kind": pl.String(),
+        "idx": pl.Int64(),
+        "from_address": pl.String(),
+        "to_address": pl.String(),
+        "asset": pl.String(),
+        "decimals": pl.Int32(),
+        "value": pl.String(),
+        "tainted_value": pl.String(),
+        "block_number": pl.Int64(),
+        "block_timestamp": _TS,
+    }
+)
+
+EXPOSURE = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "cluster_id": pl.String(),
+        "label": pl.String(),
+        "category": pl.String(),
+        "asset": pl.String(),
+        "decimals": pl.Int32(),
+        "tainted_value": pl.String(),
+        "share_of_seed_value": pl.Float64(),
+        "min_hop": pl.Int32(),
+        "first_reached_at": _TS,
+        "paths": pl.Int64(),
+    }
+)
+
+# One row per unit of input already ingested (a file by its sha256, an RPC block range), so that
+# re-ingesting it adds nothing and a killed ingest resumes where its last commit ended.
+INGEST_LOG = pl.Schema(
+    {
+        "chain": pl.String(),
+        "source_kind": pl.String(),
+        "source_id": pl.String(),
+        "from_block": pl.Int64(),
+        "to_block": pl.Int64(),
+        "rows": pl.Int64(),
+    }
+)
+
+TABLES: Mapping[str, pl.Schema] = {
+    "blocks": BLOCKS,
+    "transactions": TRANSACTIONS,
+    "transfers": TRANSFERS,
+    "approvals": APPROVALS,
+    "utxo_inputs": UTXO_INPUTS,
+    "utxo_outputs": UTXO_OUTPUTS,
+    "tokens": TOKENS,
+    "contracts": CONTRACTS,
+    "seeds": SEEDS,
+    "labels": LABELS,
+    "links": LINKS,
+    "clusters": CLUSTERS,
+    "flows": FLOWS,
+    "exposure": EXPOSURE,
+    "ingest_log": INGEST_LOG,
+}
+
+# The columns that identify a row: appending a row whose key is already stored adds nothing.
+KEYS: Mapping[str, tuple[str, ...]] = {
+    "blocks": ("chain", "block_number"),
+    "transactions": ("chain", "transaction_hash"),
+    "transfers": (
+        "chain",
+        "transaction_hash",
+        "kind",
+        "idx",
+        "from_address",
+        "to_address",
+        "token_id",
+    ),
+    "approvals": ("chain", "transaction_hash", "log_index"),
+    "utxo_inputs": ("chain", "transaction_hash", "index"),
+    "utxo_outputs": ("chain", "transaction_hash", "index"),
+    "tokens": ("chain", "token_address"),
+    "contracts": ("chain", "address"),
+    "seeds": ("chain", "address", "incident", "source"),
+    "labels": ("chain", "address", "label", "source"),
+    "links": (
+        "chain",
+        "address_a",
+        "address_b",
+        "heuristic",
+        "evidence_transaction_hash",
+    ),
+    "clusters": ("chain", "address"),
+    "flows": ("chain", "transaction_hash", "kind", "idx", "from_address", "to_address"),
+    "exposure": ("chain", "address", "asset"),
+    "ingest_log": ("chain", "source_kind", "source_id"),
+}
+
+
+def empty(table: str) -> pl.DataFrame:
+    """An empty frame with ``table``'s schema."""
+    return pl.DataFrame(schema=TABLES[table])
+
+
+def conform(
+    frame: pl.LazyFrame | pl.DataFrame,
+    schema: pl.Schema | str,
+    *,
+    source: str | Path | None = None,
+) -> pl.LazyFrame:
+    """Select, order and cast ``frame``'s columns to ``schema``.
+
+    Missing columns are an error naming them (never silently null); extra columns are dropped.
+    Casts are strict, so a value that does not fit its column fails here instead of wrapping.
+
+    Parameters
+    ----------
+    frame
+        The rows to conform.
+    schema
+        A schema from this module, or a table name.
+    source
+        Where the rows came from, for the error message.
+
+    Examples
+    --------
+    >>> conform(pl.DataFrame({"chain": ["ethereum"], "address": ["0xab"]}), "seeds")
+    Traceback (most recent call last):
+    ...
+    tracer.errors.SchemaMismatch: missing column(s): ['attribution', 'incident', ...
+    """
+    table = schema if isinstance(schema, str) else None
+    target = TABLES[schema] if isinstance(schema, str) else schema
+    lf = frame.lazy()
+    have = lf.collect_schema()
+    missing = [c for c in target if c not in have]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing)
+        msg = f"missing column(s): [{shown}]"
+        raise SchemaMismatch(
+            msg,
+            source=source,
+            fix=f"Give every column of the {table or 'target'} table (see docs/schema.md)",
+        )
+    return lf.select(pl.col(name).cast(dtype, strict=True) for name, dtype in target.items())

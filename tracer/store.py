@@ -1,0 +1,219 @@
+"""The case data directory: one folder of Parquet parts per table, with atomic commits.
+
+``DIR/<table>/part-<sha256>.parquet`` holds the rows, so any tool can read a table with
+``pl.scan_parquet("DIR/transfers/*.parquet")`` or DuckDB without going through tracer.
+
+A :meth:`Store.commit` writes several tables at once, all or nothing: the new parts are written
+under ``DIR/.staging/<id>/``, a ``COMMIT`` journal is written last, and only then are the parts
+renamed into place. Opening a store finishes a commit whose journal exists and discards one
+whose journal does not, so an ingest killed at any moment loses no committed row and leaves no
+half-written one. Appends drop rows whose key (:data:`tracer.schema.KEYS`) is already stored,
+so re-ingesting the same input adds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from tracer.errors import DataMissing, InputError
+from tracer.schema import KEYS, TABLES, conform
+
+__all__ = ["Store"]
+
+_STAGING = ".staging"
+_JOURNAL = "COMMIT"
+
+
+class Store:
+    """A case data directory.
+
+    Parameters
+    ----------
+    root
+        The directory. It is created on the first commit.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            msg = "not a directory"
+            raise InputError(
+                msg,
+                field="--data",
+                value=str(self.root),
+                fix="Pass a directory for the case data (it is created if missing)",
+            )
+        if (self.root / _STAGING).is_dir():
+            with self._locked():
+                self._recover()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def parts(self, table: str) -> list[Path]:
+        """The Parquet parts of ``table``, in a stable order."""
+        _check_table(table)
+        return sorted((self.root / table).glob("part-*.parquet"))
+
+    def has(self, table: str) -> bool:
+        """Whether ``table`` has at least one part."""
+        return bool(self.parts(table))
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """All rows of ``table`` (an empty frame with its schema when there are none)."""
+        parts = self.parts(table)
+        if not parts:
+            return pl.LazyFrame(schema=TABLES[table])
+        return pl.scan_parquet(parts, schema=TABLES[table])
+
+    def require(self, table: str) -> pl.LazyFrame:
+        """Like :meth:`scan`, but a missing table is an error that says how to fill it."""
+        if not self.has(table):
+            msg = (
+                f"{self.root} has no {table} table: ingest data first "
+                "(tracer ingest files|rpc, tracer seeds, tracer labels)"
+            )
+            raise DataMissing(msg)
+        return self.scan(table)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        append: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+        *,
+        replace: Mapping[str, pl.DataFrame | pl.LazyFrame] | None = None,
+        dedupe: bool = True,
+    ) -> dict[str, int]:
+        """Write tables atomically and return the rows added to each.
+
+        Parameters
+        ----------
+        append
+            Rows to add per table; rows whose key is already stored (or repeated within the
+            batch) are dropped.
+        replace
+            Tables whose whole content becomes the given rows (derived tables: links,
+            clusters).
+        dedupe
+            Set to ``False`` only when the caller knows the rows are new (an RPC chunk whose
+            block range is not in ``ingest_log``); it skips reading the stored keys.
+        """
+        append = append or {}
+        replace = replace or {}
+        with self._locked():
+            self._recover()
+            stage = self.root / _STAGING / uuid.uuid4().hex
+            stage.mkdir(parents=True)
+            moves: list[tuple[str, str]] = []
+            deletes: list[str] = []
+            added: dict[str, int] = {}
+            try:
+                for table, rows in append.items():
+                    frame = self._new_rows(table, rows, dedupe=dedupe)
+                    added[table] = frame.height
+                    if frame.height:
+                        moves.append(self._stage(stage, table, frame))
+                for table, rows in replace.items():
+                    frame = _sorted(table, conform(rows, table).collect())
+                    added[table] = frame.height
+                    deletes += [str(p.relative_to(self.root)) for p in self.parts(table)]
+                    if frame.height:
+                        moves.append(self._stage(stage, table, frame))
+                        deletes = [d for d in deletes if d != moves[-1][1]]
+                journal = stage / _JOURNAL
+                tmp = stage / (_JOURNAL + ".tmp")
+                tmp.write_text(json.dumps({"moves": moves, "deletes": deletes}))
+                _fsync(tmp)
+                tmp.rename(journal)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            self._apply(stage)
+        return added
+
+    def _new_rows(
+        self, table: str, rows: pl.DataFrame | pl.LazyFrame, *, dedupe: bool
+    ) -> pl.DataFrame:
+        key = list(KEYS[table])
+        lf = conform(rows, table)
+        if dedupe:
+            lf = lf.unique(subset=key, keep="first", maintain_order=True)
+            if self.has(table):
+                stored = self.scan(table).select(key)
+                lf = lf.join(stored, on=key, how="anti", nulls_equal=True, maintain_order="left")
+        return _sorted(table, lf.collect())
+
+    def _stage(self, stage: Path, table: str, frame: pl.DataFrame) -> tuple[str, str]:
+        (stage / table).mkdir(exist_ok=True)
+        tmp = stage / table / "incoming.parquet"
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:24]
+        final = f"{table}/part-{digest}.parquet"
+        staged = stage / final
+        tmp.rename(staged)
+        _fsync(staged)
+        return str(staged.relative_to(self.root)), final
+
+    # --- the journal --------------------------------------------------------------------------
+
+    def _apply(self, stage: Path) -> None:
+        plan = json.loads((stage / _JOURNAL).read_text())
+        for src, dst in plan["moves"]:
+            source, target = self.root / src, self.root / dst
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source.replace(target)
+        for rel in plan["deletes"]:
+            (self.root / rel).unlink(missing_ok=True)
+        shutil.rmtree(stage)
+        with contextlib.suppress(OSError):
+            stage.parent.rmdir()  # only succeeds when no other commit is staged
+
+    def _recover(self) -> None:
+        staging = self.root / _STAGING
+        if not staging.is_dir():
+            return
+        for stage in sorted(staging.iterdir()):
+            if (stage / _JOURNAL).exists():
+                self._apply(stage)
+            else:
+                shutil.rmtree(stage, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        msg = f"unknown table {table!r}; tables are {', '.join(TABLES)}"
+        raise KeyError(msg)
+
+
+def _sorted(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    # Sorted parts make the bytes of a part depend only on its rows, not on arrival order.
+    return frame.sort(list(KEYS[table]), nulls_last=True, maintain_order=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
