@@ -31,10 +31,13 @@ __all__ = [
     "CONTRACTS",
     "EXPOSURE",
     "FLOWS",
+    "HELD",
     "INGEST_LOG",
     "KEYS",
     "LABELS",
     "LINKS",
+    "NODES",
+    "PATHS",
     "SEEDS",
     "TABLES",
     "TOKENS",
@@ -256,6 +259,46 @@ EXPOSURE = pl.Schema(
     }
 )
 
+# A trace's output directory also holds these three (DESIGN.md "Tables", issue: trace engine).
+PATHS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "endpoint": pl.String(),
+        "asset": pl.String(),
+        "rank": pl.Int32(),
+        "tainted_value": pl.String(),
+        "hop_count": pl.Int32(),
+        "addresses": pl.String(),  # "seed>a>b>endpoint"
+        "transaction_hashes": pl.String(),  # "h1>h2>h3", one per step
+    }
+)
+
+HELD = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "asset": pl.String(),
+        "decimals": pl.Int32(),
+        "tainted_value": pl.String(),
+        "hop": pl.Int32(),
+        "last_block_number": pl.Int64(),
+        "last_activity_at": _TS,
+    }
+)
+
+# Every address a trace touched, with what the report needs to draw it.
+NODES = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "cluster_id": pl.String(),
+        "label": pl.String(),
+        "category": pl.String(),
+        "role": pl.String(),  # seed, intermediate, endpoint, held
+        "min_hop": pl.Int32(),
+    }
+)
+
 # One row per unit of input already ingested (a file by its sha256, an RPC block range), so that
 # re-ingesting it adds nothing and a killed ingest resumes where its last commit ended.
 INGEST_LOG = pl.Schema(
@@ -284,6 +327,9 @@ TABLES: Mapping[str, pl.Schema] = {
     "clusters": CLUSTERS,
     "flows": FLOWS,
     "exposure": EXPOSURE,
+    "paths": PATHS,
+    "held": HELD,
+    "nodes": NODES,
     "ingest_log": INGEST_LOG,
 }
 
@@ -317,6 +363,9 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "clusters": ("chain", "address"),
     "flows": ("chain", "transaction_hash", "kind", "idx", "from_address", "to_address"),
     "exposure": ("chain", "address", "asset"),
+    "paths": ("chain", "endpoint", "asset", "rank"),
+    "held": ("chain", "address", "asset"),
+    "nodes": ("chain", "address"),
     "ingest_log": ("chain", "source_kind", "source_id"),
 }
 
