@@ -416,3 +416,156 @@ def conform(
             fix=f"Give every column of the {table or 'target'} table (see docs/schema.md)",
         )
     return lf.select(pl.col(name).cast(dtype, strict=True) for name, dtype in target.items())
+
+
+# What each table holds and what each column means; docs/schema.md is generated from this
+# (tools/gen_docs.py) and a test keeps the two in step.
+TABLE_DOCS: Mapping[str, str] = {
+    "blocks": "One row per block ingested.",
+    "transactions": "One row per transaction, failed ones included (with their receipt_status).",
+    "transfers": "One row per movement of value that happened. Failed transactions and "
+    "reverted calls produce none.",
+    "approvals": "One row per ERC-20 Approval log.",
+    "utxo_inputs": "One row per input of a Bitcoin-style transaction.",
+    "utxo_outputs": "One row per output of a Bitcoin-style transaction.",
+    "tokens": "Token metadata (untrusted text: names and symbols come from the chain).",
+    "contracts": "Contracts created, from receipts and create traces.",
+    "seeds": "Attributed addresses an investigation starts from.",
+    "labels": "Tags on addresses (a superset of a GraphSense TagPack tag).",
+    "links": "One piece of clustering evidence between two addresses.",
+    "clusters": "One row per clustered address.",
+    "flows": "Tainted movements found by a trace (output).",
+    "exposure": "Endpoints a trace reached, per asset (output).",
+    "paths": "The top paths to each endpoint by tainted value (output).",
+    "held": "Taint still sitting at addresses that are not endpoints (output).",
+    "nodes": "Every address a trace touched, with its role (output).",
+    "ingest_log": "Inputs already ingested: files by sha256, RPC block ranges, crawled addresses.",
+}
+
+_COMMON = {
+    "chain": "Chain name (`ethereum`, `bitcoin`, ...).",
+    "block_number": "Block height.",
+    "block_hash": "Block hash, 0x hex.",
+    "block_timestamp": "Block time, UTC.",
+    "transaction_hash": "Transaction hash, 0x hex (Bitcoin: 64 hex, as the chain writes it).",
+    "transaction_index": "Position of the transaction in its block.",
+    "from_address": "Sender: lower-case 0x hex (EVM) or the chain's address form.",
+    "to_address": "Receiver; null for a contract creation.",
+    "value": "Exact amount in base units (wei, satoshi, token units) as decimal text.",
+    "decimals": "Decimals of the asset (18 for ETH, 8 for BTC); null when unknown.",
+    "asset": "`ETH`/`BTC` (the chain's native symbol) or the token contract address.",
+    "address": "The address, normalised (lower-case 0x hex on EVM chains).",
+    "label": "Human-readable tag (untrusted text).",
+    "category": "One of the closed set of categories (see below).",
+    "source": "Where the row came from (file, list, authority).",
+    "confidence": "0-100: how sure the source or rule is.",
+    "cluster_id": "Smallest address of the cluster: stable across runs.",
+    "tainted_value": "Exact tainted amount in base units, decimal text.",
+    "hop": "Hops from the seeds (1 = a seed's own outgoing transfer).",
+    "kind": "`native`, `internal`, `token` or `utxo`.",
+    "idx": "Position within the transaction: 0 for native, trace position for internal, "
+    "log index for token, input/output index for utxo.",
+    "token_id": "NFT id (ERC-721/1155) as decimal text; null for fungible transfers.",
+    "index": "Input or output index within the transaction.",
+    "script_type": "Script type (pubkeyhash, scripthash, witness_v0_keyhash, nonstandard, ...).",
+    "log_index": "Position of the log in its block.",
+    "rows": "Rows the input contributed.",
+}
+
+COLUMN_DOCS: Mapping[str, Mapping[str, str]] = {
+    "blocks": {
+        "parent_hash": "Hash of the parent block (reorg detection).",
+        "miner": "Fee recipient.",
+        "transaction_count": "Transactions in the block.",
+        "base_fee_per_gas": "EIP-1559 base fee in wei, decimal text; null before London.",
+    },
+    "transactions": {
+        "value": "Exact value sent in base units, decimal text (moved only if the "
+        "transaction succeeded).",
+        "gas": "Gas limit.",
+        "gas_price": "Gas price in wei, decimal text.",
+        "gas_used": "Gas used (receipt).",
+        "effective_gas_price": "Price actually paid per gas (receipt), decimal text; the fee "
+        "is gas_used x effective_gas_price.",
+        "receipt_status": "1 success, 0 failed, null before Byzantium (status unknown).",
+        "nonce": "Sender nonce.",
+        "method_id": "First 4 bytes of the input (0x + 8 hex); null for plain transfers.",
+        "contract_address": "Contract created by the transaction, if any.",
+    },
+    "transfers": {
+        "token_standard": "`erc20`, `erc721`, `erc1155` for tokens; null otherwise.",
+    },
+    "approvals": {
+        "owner": "Token owner granting the allowance.",
+        "spender": "Address allowed to spend.",
+        "token_address": "Token contract.",
+        "value": "Allowance in token base units, decimal text.",
+    },
+    "utxo_inputs": {
+        "spent_transaction_hash": "Transaction whose output this input spends.",
+        "spent_output_index": "Index of that output.",
+    },
+    "utxo_outputs": {"is_coinbase": "Whether the output belongs to a coinbase transaction."},
+    "tokens": {
+        "token_address": "Token contract.",
+        "symbol": "Symbol as the contract reports it (untrusted).",
+        "name": "Name as the contract reports it (untrusted).",
+        "token_standard": "`erc20`, `erc721` or `erc1155`.",
+    },
+    "contracts": {"creator": "Address that created the contract."},
+    "seeds": {
+        "attribution": "Who the address is attributed to (e.g. Lazarus Group).",
+        "incident": "The incident (e.g. Ronin bridge hack 2022).",
+        "source_date": "Date of the attribution.",
+        "transaction_hash": "The seeding (theft) transaction, when known: tracing starts there.",
+    },
+    "labels": {
+        "is_cluster_definer": "Whether the label names the whole cluster the address is in.",
+        "lastmod": "Date the label was last modified.",
+    },
+    "links": {
+        "address_a": "The smaller address of the pair.",
+        "address_b": "The larger address of the pair.",
+        "heuristic": "Name of the rule (module and function name).",
+        "heuristic_version": "Version of the rule; bumped whenever its output can change.",
+        "evidence_transaction_hash": "The transaction that proves the link.",
+        "block_number": "Block of the evidence transaction.",
+    },
+    "clusters": {
+        "cluster_size": "Addresses in the cluster.",
+        "label": "Cluster label, from the labels inside it.",
+    },
+    "flows": {"value": "Full amount of the transfer, decimal text."},
+    "exposure": {
+        "share_of_seed_value": "tainted_value / seeded value of the asset (display only).",
+        "min_hop": "Fewest hops from a seed to the endpoint.",
+        "first_reached_at": "Time taint first reached the endpoint.",
+        "paths": "Number of distinct paths that reach the endpoint.",
+    },
+    "paths": {
+        "endpoint": "The endpoint address.",
+        "rank": "1 = the path carrying the most taint to this endpoint.",
+        "hop_count": "Steps on the path.",
+        "addresses": "Addresses on the path, joined with `>`.",
+        "transaction_hashes": "One transaction per step, joined with `>`.",
+    },
+    "held": {
+        "last_block_number": "Block of the address's last activity.",
+        "last_activity_at": "Time of the address's last activity.",
+    },
+    "nodes": {
+        "role": "`seed`, `intermediate`, `endpoint` or `held`.",
+        "min_hop": "Fewest hops from a seed.",
+    },
+    "ingest_log": {
+        "source_kind": "`file:<format>`, `rpc:range`, `rpc:crawl`.",
+        "source_id": "sha256 of a file, or a block range / address key.",
+        "from_block": "First block covered.",
+        "to_block": "Last block covered.",
+    },
+}
+
+
+def column_doc(table: str, column: str) -> str:
+    """The meaning of ``table.column``, for the docs."""
+    return COLUMN_DOCS.get(table, {}).get(column) or _COMMON[column]

@@ -137,6 +137,7 @@ class Store:
                 tmp.rename(journal)
             except BaseException:
                 shutil.rmtree(stage, ignore_errors=True)
+                _remove_if_empty(stage.parent)
                 raise
             self._apply(stage)
         return added
@@ -176,8 +177,7 @@ class Store:
         for rel in plan["deletes"]:
             (self.root / rel).unlink(missing_ok=True)
         shutil.rmtree(stage)
-        with contextlib.suppress(OSError):
-            stage.parent.rmdir()  # only succeeds when no other commit is staged
+        _remove_if_empty(stage.parent)
 
     def _recover(self) -> None:
         staging = self.root / _STAGING
@@ -188,6 +188,7 @@ class Store:
                 self._apply(stage)
             else:
                 shutil.rmtree(stage, ignore_errors=True)
+        _remove_if_empty(staging)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -209,6 +210,11 @@ def _check_table(table: str) -> None:
 def _sorted(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     # Sorted parts make the bytes of a part depend only on its rows, not on arrival order.
     return frame.sort(list(KEYS[table]), nulls_last=True, maintain_order=True)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def _fsync(path: Path) -> None:

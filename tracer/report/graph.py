@@ -1,0 +1,470 @@
+"""The hop graph of a trace: read a trace's output directory, build, reduce and lay out the graph.
+
+Everything here is plain Python and Polars (no pyvis): :mod:`tracer.report.html` draws what
+this module builds and :mod:`tracer.report.exports` writes it for other tools.
+
+Amounts stay exact: values are read as strings and summed as Python ints; floats appear only
+in :attr:`Node.share` and :attr:`Edge.share`, which size and rank what is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tracer import schema
+from tracer.errors import DataMissing, SchemaMismatch
+
+__all__ = [
+    "Cut",
+    "Edge",
+    "HopGraph",
+    "Node",
+    "Trace",
+    "build_graph",
+    "layout_by_hop",
+    "read_trace",
+    "reduce_graph",
+]
+
+_REQUIRED = ("flows", "nodes")
+_OPTIONAL = ("exposure", "paths", "held")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A trace's outputs as read from its directory (``flows.csv``, ``nodes.csv``, ...)."""
+
+    directory: Path
+    flows: pl.DataFrame
+    nodes: pl.DataFrame
+    exposure: pl.DataFrame
+    paths: pl.DataFrame
+    held: pl.DataFrame
+    parameters: Mapping[str, Any]
+
+
+@dataclass
+class Node:
+    """An address (or a group of addresses) in the hop graph.
+
+    ``inflow``, ``outflow`` and ``held`` map an asset to an exact raw amount. ``share`` is the
+    largest fraction of any asset's seeded value that passed through the node (0..1).
+    """
+
+    id: str
+    chain: str
+    label: str | None
+    category: str | None
+    role: str
+    hop: int
+    cluster_id: str | None
+    members: int = 1
+    inflow: dict[str, int] = field(default_factory=dict)
+    outflow: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
+    share: float = 0.0
+
+    @property
+    def is_group(self) -> bool:
+        """True for an aggregate node standing for several addresses."""
+        return self.role == "group"
+
+
+@dataclass
+class Edge:
+    """All tainted transfers of one asset from one node to another.
+
+    ``transactions`` holds ``(transaction_hash, block_timestamp, tainted_value, value)`` per
+    transfer, in time order.
+    """
+
+    source: str
+    target: str
+    asset: str
+    decimals: int | None
+    tainted_value: int = 0
+    value: int = 0
+    transfers: int = 0
+    transactions: list[tuple[str, str, int, int]] = field(default_factory=list)
+    share: float = 0.0
+
+
+@dataclass
+class Cut:
+    """What :func:`reduce_graph` left out of the drawing, for the note on the page."""
+
+    max_nodes: int
+    total_nodes: int
+    total_edges: int
+    kept_nodes: int
+    groups: int
+    grouped_addresses: int
+    inner_transfers: int
+
+
+@dataclass
+class HopGraph:
+    """Nodes and edges in a stable order, with the per-asset seeded totals and decimals."""
+
+    nodes: dict[str, Node]
+    edges: dict[tuple[str, str, str], Edge]
+    seeded: dict[str, int]
+    decimals: dict[str, int | None]
+    direction: str = "forward"
+
+
+def _read_csv(path: Path, table: str) -> pl.DataFrame:
+    target = schema.TABLES[table]
+    raw = pl.read_csv(path, infer_schema=False)
+    missing = [c for c in target if c not in raw.columns]
+    if missing:
+        msg = f"missing column(s): {missing}"
+        raise SchemaMismatch(msg, source=path, fix=f"Write {path.name} with tracer trace --out")
+    columns: list[pl.Expr] = []
+    for name, dtype in target.items():
+        col = pl.col(name).replace("", None)
+        if isinstance(dtype, pl.Datetime):
+            columns.append(col.str.to_datetime(time_unit="us", time_zone="UTC").alias(name))
+        else:
+            columns.append(col.cast(dtype, strict=True).alias(name))
+    try:
+        return raw.select(columns)
+    except pl.exceptions.PolarsError as e:
+        msg = f"cannot read as the {table} table: {e}"
+        raise SchemaMismatch(msg, source=path, fix="Write it with tracer trace --out") from e
+
+
+def read_trace(trace_dir: Path) -> Trace:
+    """Read the outputs of ``tracer trace --out trace_dir``; amounts stay decimal strings.
+
+    ``flows.csv`` and ``nodes.csv`` are required; ``exposure.csv``, ``paths.csv``,
+    ``held.csv`` and ``trace.json`` are read when present.
+    """
+    frames: dict[str, pl.DataFrame] = {}
+    for table in (*_REQUIRED, *_OPTIONAL):
+        path = trace_dir / f"{table}.csv"
+        if path.is_file():
+            frames[table] = _read_csv(path, table)
+        elif table in _REQUIRED:
+            msg = f"{path} is missing: not a trace output directory"
+            raise DataMissing(msg + "; run `tracer trace ... --out DIR` first")
+        else:
+            frames[table] = schema.empty(table)
+    params_path = trace_dir / "trace.json"
+    parameters: dict[str, Any] = {}
+    if params_path.is_file():
+        loaded = json.loads(params_path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            parameters = loaded
+    return Trace(
+        directory=trace_dir,
+        flows=frames["flows"],
+        nodes=frames["nodes"],
+        exposure=frames["exposure"],
+        paths=frames["paths"],
+        held=frames["held"],
+        parameters=parameters,
+    )
+
+
+def _add(amounts: dict[str, int], asset: str, value: int) -> None:
+    amounts[asset] = amounts.get(asset, 0) + value
+
+
+def _share(amounts: Mapping[str, int], seeded: Mapping[str, int]) -> float:
+    best = 0.0
+    for asset, value in amounts.items():
+        total = seeded.get(asset, 0)
+        if total > 0:
+            best = max(best, min(1.0, value / total))
+    return best
+
+
+def build_graph(trace: Trace) -> HopGraph:
+    """The full hop graph of a trace: one node per address, one edge per (from, to, asset).
+
+    Examples
+    --------
+    >>> from tracer.report.graph import _tiny_trace
+    >>> g = build_graph(_tiny_trace())
+    >>> sorted(g.nodes), [(e.source, e.target, e.tainted_value) for e in g.edges.values()]
+    (['0xa', '0xb'], [('0xa', '0xb', 5)])
+    """
+    direction = str(trace.parameters.get("direction") or "forward")
+    nodes: dict[str, Node] = {}
+    for row in trace.nodes.sort("min_hop", "address").iter_rows(named=True):
+        nodes[row["address"]] = Node(
+            id=row["address"],
+            chain=row["chain"],
+            label=row["label"],
+            category=row["category"],
+            role=row["role"] or "intermediate",
+            hop=row["min_hop"] if row["min_hop"] is not None else 0,
+            cluster_id=row["cluster_id"],
+        )
+    flows = trace.flows.sort("hop", "block_number", "transaction_hash", "kind", "idx")
+    edges: dict[tuple[str, str, str], Edge] = {}
+    decimals: dict[str, int | None] = {}
+    for row in flows.iter_rows(named=True):
+        src, dst, asset, hop = row["from_address"], row["to_address"], row["asset"], row["hop"]
+        utxo_tx = row["kind"] == "utxo"
+        for address, node_hop in ((src, hop - 1), (dst, hop)):
+            if address not in nodes:
+                is_tx = utxo_tx and address == row["transaction_hash"]
+                nodes[address] = Node(
+                    id=address,
+                    chain=row["chain"],
+                    label=None,
+                    category=None,
+                    role="transaction" if is_tx else "intermediate",
+                    hop=max(node_hop, 0),
+                    cluster_id=None,
+                )
+        if asset not in decimals or decimals[asset] is None:
+            decimals[asset] = row["decimals"]
+        tainted, value = int(row["tainted_value"]), int(row["value"])
+        edge = edges.get((src, dst, asset))
+        if edge is None:
+            edge = edges[(src, dst, asset)] = Edge(src, dst, asset, row["decimals"])
+        edge.tainted_value += tainted
+        edge.value += value
+        edge.transfers += 1
+        stamp = row["block_timestamp"]
+        when = stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if stamp is not None else ""
+        edge.transactions.append((row["transaction_hash"], when, tainted, value))
+        _add(nodes[src].outflow, asset, tainted)
+        _add(nodes[dst].inflow, asset, tainted)
+    for row in trace.held.iter_rows(named=True):
+        if row["address"] in nodes:
+            _add(nodes[row["address"]].held, row["asset"], int(row["tainted_value"]))
+    seeded: dict[str, int] = {}
+    for node in nodes.values():
+        if node.role == "seed":
+            for asset in sorted(set(node.inflow) | set(node.outflow)):
+                flow = max(node.inflow.get(asset, 0), node.outflow.get(asset, 0))
+                _add(seeded, asset, flow)
+    for node in nodes.values():
+        node.share = max(_share(node.inflow, seeded), _share(node.outflow, seeded))
+    for edge in edges.values():
+        edge.share = _share({edge.asset: edge.tainted_value}, seeded)
+    ordered = dict(sorted(nodes.items(), key=lambda kv: (kv[1].hop, kv[0])))
+    return HopGraph(
+        nodes=ordered,
+        edges=edges,
+        seeded=dict(sorted(seeded.items())),
+        decimals=dict(sorted(decimals.items())),
+        direction=direction,
+    )
+
+
+def _priority(graph: HopGraph, paths: pl.DataFrame) -> list[str]:
+    """Node ids, most important first: seeds, the top paths by share, endpoints, the rest."""
+    order: dict[str, None] = {}
+    for node_id, node in graph.nodes.items():
+        if node.role == "seed":
+            order[node_id] = None
+    ranked_paths: list[tuple[float, str, str, int, list[str]]] = []
+    for row in paths.iter_rows(named=True):
+        total = graph.seeded.get(row["asset"], 0)
+        share = int(row["tainted_value"]) / total if total else 0.0
+        hops = [a for a in (row["addresses"] or "").split(">") if a]
+        ranked_paths.append((-share, row["endpoint"], row["asset"], row["rank"], hops))
+    for *_, hops in sorted(ranked_paths, key=lambda p: p[:4]):
+        for address in hops:
+            if address in graph.nodes:
+                order.setdefault(address, None)
+    rest = sorted(
+        graph.nodes.values(),
+        key=lambda n: (n.role != "endpoint", -n.share, n.hop, n.id),
+    )
+    for node in rest:
+        order.setdefault(node.id, None)
+    return list(order)
+
+
+def reduce_graph(
+    graph: HopGraph, *, paths: pl.DataFrame | None = None, max_nodes: int = 300
+) -> tuple[HopGraph, Cut | None]:
+    """Keep at most ``max_nodes`` addresses; group the others per (hop, category).
+
+    Seeds come first, then the addresses on the top paths by share of the seeded value
+    (``paths.csv``), then endpoints and the remaining addresses by share. Each group becomes
+    one node counting its members; edges are redirected to the groups and merged per
+    (from, to, asset), and transfers inside one group are counted, not drawn.
+
+    Returns
+    -------
+    tuple[HopGraph, Cut | None]
+        The graph to draw, and what was cut (``None`` when the graph fits).
+
+    Examples
+    --------
+    >>> from tracer.report.graph import _tiny_trace
+    >>> reduced, cut = reduce_graph(build_graph(_tiny_trace()), max_nodes=1)
+    >>> sorted(reduced.nodes), cut.grouped_addresses
+    (['0xa', 'group:1:unlabelled'], 1)
+    """
+    if len(graph.nodes) <= max_nodes:
+        return graph, None
+    keep = set(_priority(graph, paths if paths is not None else schema.empty("paths"))[:max_nodes])
+    mapping: dict[str, str] = {}
+    groups: dict[str, Node] = {}
+    for node_id, node in graph.nodes.items():
+        if node_id in keep:
+            mapping[node_id] = node_id
+            continue
+        category = node.category or "unlabelled"
+        group_id = f"group:{node.hop}:{category}"
+        mapping[node_id] = group_id
+        group = groups.get(group_id)
+        if group is None:
+            group = groups[group_id] = Node(
+                id=group_id,
+                chain=node.chain,
+                label=None,
+                category=node.category,
+                role="group",
+                hop=node.hop,
+                cluster_id=None,
+                members=0,
+            )
+        group.members += 1
+        for asset, value in node.held.items():
+            _add(group.held, asset, value)
+    nodes = {k: v for k, v in graph.nodes.items() if k in keep}
+    nodes.update(groups)
+    edges: dict[tuple[str, str, str], Edge] = {}
+    inner = 0
+    for edge in graph.edges.values():
+        src, dst = mapping[edge.source], mapping[edge.target]
+        if src == dst and src in groups:
+            inner += edge.transfers
+            continue
+        merged = edges.get((src, dst, edge.asset))
+        if merged is None:
+            merged = edges[(src, dst, edge.asset)] = Edge(src, dst, edge.asset, edge.decimals)
+        merged.tainted_value += edge.tainted_value
+        merged.value += edge.value
+        merged.transfers += edge.transfers
+        merged.transactions.extend(edge.transactions)
+        if src in groups:
+            _add(groups[src].outflow, edge.asset, edge.tainted_value)
+        if dst in groups:
+            _add(groups[dst].inflow, edge.asset, edge.tainted_value)
+    for edge in edges.values():
+        edge.transactions.sort(key=lambda t: (t[1], t[0]))
+        edge.share = _share({edge.asset: edge.tainted_value}, graph.seeded)
+    for group in groups.values():
+        group.share = max(_share(group.inflow, graph.seeded), _share(group.outflow, graph.seeded))
+    ordered = dict(sorted(nodes.items(), key=lambda kv: (kv[1].hop, kv[1].is_group, kv[0])))
+    cut = Cut(
+        max_nodes=max_nodes,
+        total_nodes=len(graph.nodes),
+        total_edges=len(graph.edges),
+        kept_nodes=len(keep),
+        groups=len(groups),
+        grouped_addresses=len(graph.nodes) - len(keep),
+        inner_transfers=inner,
+    )
+    reduced = HopGraph(ordered, edges, graph.seeded, graph.decimals, graph.direction)
+    return reduced, cut
+
+
+def layout_by_hop(
+    graph: HopGraph, *, column_gap: float = 320.0, row_gap: float = 70.0
+) -> dict[str, tuple[float, float]]:
+    """Fixed positions: one column per hop, left to right in the direction money moved.
+
+    Within a column, nodes are ordered by the mean row of the nodes that feed them (fewer
+    crossings), then by share and id, so the layout is deterministic. A backward trace is
+    mirrored so that money still flows left to right.
+
+    Examples
+    --------
+    >>> from tracer.report.graph import _tiny_trace
+    >>> layout_by_hop(build_graph(_tiny_trace()))
+    {'0xa': (0.0, 0.0), '0xb': (320.0, 0.0)}
+    """
+    sign = -1.0 if graph.direction == "backward" else 1.0
+    columns: dict[int, list[str]] = defaultdict(list)
+    for node_id, node in graph.nodes.items():
+        columns[node.hop].append(node_id)
+    feeders: dict[str, list[str]] = defaultdict(list)
+    for edge in graph.edges.values():
+        upstream = edge.target if sign < 0 else edge.source
+        downstream = edge.source if sign < 0 else edge.target
+        feeders[downstream].append(upstream)
+    row_of: dict[str, int] = {}
+    positions: dict[str, tuple[float, float]] = {}
+    for hop in sorted(columns):
+
+        def key(node_id: str) -> tuple[float, float, str]:
+            rows = [row_of[f] for f in feeders.get(node_id, ()) if f in row_of]
+            centre = sum(rows) / len(rows) if rows else 0.0
+            return (centre, -graph.nodes[node_id].share, node_id)
+
+        ordered = sorted(columns[hop], key=key)
+        offset = (len(ordered) - 1) / 2
+        for row, node_id in enumerate(ordered):
+            row_of[node_id] = row
+            positions[node_id] = (sign * hop * column_gap + 0.0, (row - offset) * row_gap)
+    return dict(sorted(positions.items(), key=lambda kv: list(graph.nodes).index(kv[0])))
+
+
+def format_assets(amounts: Mapping[str, int], decimals: Mapping[str, int | None]) -> list[str]:
+    """``["1.5 ETH", ...]`` for a per-asset amount map, exact, in asset order."""
+    from tracer.amounts import format_units
+
+    return [f"{format_units(v, decimals.get(a))} {a}" for a, v in sorted(amounts.items())]
+
+
+def _tiny_trace() -> Trace:
+    """Two addresses and one transfer, for the doctests."""
+    flows = pl.DataFrame(
+        {
+            "chain": ["ethereum"],
+            "hop": [1],
+            "transaction_hash": ["0x01"],
+            "kind": ["native"],
+            "idx": [0],
+            "from_address": ["0xa"],
+            "to_address": ["0xb"],
+            "asset": ["ETH"],
+            "decimals": [18],
+            "value": ["5"],
+            "tainted_value": ["5"],
+            "block_number": [1],
+            "block_timestamp": [None],
+        }
+    ).pipe(lambda f: schema.conform(f, "flows").collect())
+    nodes = pl.DataFrame(
+        {
+            "chain": ["ethereum"],
+            "address": ["0xa"],
+            "cluster_id": [None],
+            "label": [None],
+            "category": [None],
+            "role": ["seed"],
+            "min_hop": [0],
+        }
+    ).pipe(lambda f: schema.conform(f, "nodes").collect())
+    return Trace(
+        Path(),
+        flows,
+        nodes,
+        schema.empty("exposure"),
+        schema.empty("paths"),
+        schema.empty("held"),
+        {},
+    )
+
+
+def _iter_assets(graph: HopGraph) -> Iterable[str]:
+    return sorted({edge.asset for edge in graph.edges.values()})
