@@ -14,6 +14,7 @@ knobs as keyword-only parameters; :func:`run_heuristics` calls any set of them u
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec
@@ -24,6 +25,7 @@ from tracer.errors import InputError
 from tracer.schema import KEYS, LINKS, TABLES, conform
 
 __all__ = [
+    "MODULES",
     "REGISTRY",
     "SERVICE_CATEGORIES",
     "Heuristic",
@@ -208,9 +210,7 @@ def applicable_heuristics(present: Iterable[str]) -> list[str]:
     ['multi_input']
     """
     have = set(present)
-    return sorted(
-        h.name for h in REGISTRY.values() if not h.advisory and set(h.requires) <= have
-    )
+    return sorted(h.name for h in REGISTRY.values() if not h.advisory and set(h.requires) <= have)
 
 
 def run_heuristics(
@@ -255,12 +255,15 @@ def run_heuristics(
     return pl.concat(frames, how="vertical")
 
 
-# Importing the modules registers the heuristics (they import the decorator defined above).
-from heuristics import (  # noqa: E402
-    airdrop_multi_participation as airdrop_multi_participation,
-    deposit_address_reuse as deposit_address_reuse,
-    gas_funding as gas_funding,
-    multi_input as multi_input,
-    one_time_change as one_time_change,
-    self_authorization as self_authorization,
+#: The modules that hold the heuristics, one per heuristic, named as the heuristic.
+MODULES = (
+    "airdrop_multi_participation",
+    "deposit_address_reuse",
+    "gas_funding",
+    "multi_input",
+    "one_time_change",
+    "self_authorization",
 )
+# Importing each module registers its heuristic (they import the decorator defined above).
+for _module in MODULES:
+    importlib.import_module(f"heuristics.{_module}")

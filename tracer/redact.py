@@ -9,10 +9,11 @@ message, log line, progress line and manifest entry that names a node goes throu
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["redact_url", "scrub", "secrets_in"]
+__all__ = ["ScrubFilter", "redact_url", "scrub", "scrub_logs", "secrets_in"]
 
 MASK = "***"
 # Path segments this short are routing (v2, v3, rpc, eth), not keys.
@@ -48,9 +49,7 @@ def redact_url(url: str) -> str:
         netloc = f"{MASK}@{netloc}"
     segments = [s if _KEPT_SEGMENT.match(s) else MASK for s in parts.path.split("/")]
     path = "/".join(segments)
-    query = "&".join(
-        f"{name}={MASK}" for name, _ in parse_qsl(parts.query, keep_blank_values=True)
-    )
+    query = "&".join(f"{name}={MASK}" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
     text = f"{parts.scheme}://{netloc}{path}"
     return f"{text}?{query}" if query else text
 
@@ -80,6 +79,8 @@ def secrets_in(url: str) -> list[str]:
         if value:
             found.add(value)
     found |= {unquote(s) for s in found}
+    # Pieces of a garbled value (a URL with spaces, a pasted header) that look like keys.
+    found |= {piece for s in found for piece in re.split(r"[\s:@/?&=]+", s) if len(piece) >= 8}
     # Short user names ("u") would mask ordinary letters; the full userinfo still goes.
     return sorted((s for s in found if len(s) >= 2), key=lambda s: (-len(s), s))
 
@@ -98,3 +99,56 @@ def scrub(text: str, url: str) -> str:
     for secret in secrets_in(url):
         text = text.replace(secret, MASK)
     return text
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that scrubs the secrets of registered URLs from every record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite ``record``'s message with every registered URL scrubbed; keep the record."""
+        if self.urls:
+            text = record.getMessage()
+            for url in self.urls:
+                text = scrub(text, url)
+            record.msg, record.args = text, None
+        return True
+
+
+_FILTER = ScrubFilter()
+# Loggers of the HTTP stacks under web3.py that quote request URLs or paths at DEBUG level.
+_LOGGERS = (
+    "web3",
+    "web3.providers.HTTPProvider",
+    "web3.providers.base",
+    "web3.manager.RequestManager",
+    "web3._utils.http_session_manager.HTTPSessionManager",
+    "urllib3",
+    "urllib3.connectionpool",
+    "requests",
+)
+
+
+def scrub_logs(url: str) -> None:
+    """Scrub ``url``'s secrets from what web3.py, requests and urllib3 log from now on.
+
+    Examples
+    --------
+    >>> scrub_logs("https://h/v2/KEY123456")
+    >>> logger = logging.getLogger("urllib3.connectionpool")
+    >>> record = logger.makeRecord("urllib3", 10, "f", 1, "POST %s", ("/v2/KEY123456",), None)
+    >>> _ = logger.filters[0].filter(record)
+    >>> record.getMessage()
+    'POST /v2/***'
+    """
+    _FILTER.urls.add(url)
+    names = set(_LOGGERS) | {
+        name
+        for name in logging.root.manager.loggerDict
+        if name.startswith(("web3", "urllib3", "requests"))
+    }
+    for name in sorted(names):
+        logging.getLogger(name).addFilter(_FILTER)

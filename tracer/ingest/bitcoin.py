@@ -1,11 +1,13 @@
-"""bitcoin-etl JSON lines -> ``blocks``, ``transactions``, ``utxo_inputs``, ``utxo_outputs``, ``transfers``.
+"""bitcoin-etl JSON lines -> blocks, transactions, utxo_inputs, utxo_outputs and utxo transfers.
 
 `bitcoin-etl <https://github.com/blockchain-etl/bitcoin-etl>`_ writes one JSON object a line:
 blocks (``number``, ``hash``, ``timestamp``, ``transaction_count``...) and transactions with
 nested ``inputs[]`` and ``outputs[]`` (``addresses``, ``value`` in satoshi, ``type``,
 ``spent_transaction_hash``/``spent_output_index``). ``export_blocks_and_transactions`` writes
 blocks and transactions to two files; ``stream`` mixes both in one file with a ``type`` key.
-Either works here: each line is classified by its keys.
+Either works here: each line is classified by its keys. JSON exports of the same tables from
+BigQuery (``bigquery-public-data.crypto_bitcoin``), which write integers as text and times as
+``2009-01-03 18:15:05 UTC``, are read too.
 
 How a Bitcoin transaction becomes ``transfers`` rows of kind ``utxo`` (see
 :mod:`tracer.schema`): the transaction is a node of its own; each input is a leg
@@ -34,6 +36,7 @@ unknown, never guessed). Coinbase transactions have no inputs and so no input le
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,6 +50,7 @@ import polars as pl
 from tracer.addresses import UTXO_CHAINS, validate_bitcoin
 from tracer.amounts import parse_uint
 from tracer.errors import InputError, InvalidAddress, InvalidAmount
+from tracer.ingest._export_csv import parse_timestamp
 from tracer.schema import TABLES
 
 __all__ = [
@@ -113,6 +117,12 @@ def _validate_one(address: object, chain: str) -> str:
     if not isinstance(address, str):
         msg = "address is not a string"
         raise InvalidAddress(msg, value=address, fix="bitcoin-etl writes addresses as strings")
+    return _validate_text(address, chain)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _validate_text(address: str, chain: str) -> str:
+    # Cached: a checksum is a pure function of the text, and busy addresses repeat a lot.
     if _NONSTANDARD.fullmatch(address):
         return address
     if chain == "bitcoin_cash" and ":" in address:
@@ -175,11 +185,14 @@ def _amount(value: object, ctx: _Ctx, field: str) -> int:
 
 
 def _int(record: Mapping[str, Any], key: str, ctx: _Ctx, *, optional: bool = False) -> int | None:
+    # bitcoin-etl writes integers; BigQuery's JSON export of the same tables writes them as text
     value = record.get(key)
     if value is None and optional:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     msg = "missing" if value is None else "not an integer"
     raise InputError(msg, source=ctx.source, line=ctx.line, field=key, value=value, fix=_FIX_LINE)
 
@@ -194,8 +207,15 @@ def _str(record: Mapping[str, Any], key: str, ctx: _Ctx, *, optional: bool = Fal
     raise InputError(msg, source=ctx.source, line=ctx.line, field=key, value=value, fix=_FIX_LINE)
 
 
-def _timestamp(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+def _time(record: Mapping[str, Any], key: str, ctx: _Ctx) -> datetime:
+    """Unix seconds (bitcoin-etl) or ``2009-01-03 18:15:05 UTC`` (BigQuery's JSON export)."""
+    value = record.get(key)
+    if isinstance(value, str) and not value.isdigit():
+        try:
+            return parse_timestamp(value, field=key)
+        except InputError as e:
+            raise e.at(source=ctx.source, line=ctx.line) from None
+    return datetime.fromtimestamp(_int(record, key, ctx) or 0, tz=UTC)
 
 
 def _address_of(item: Mapping[str, Any], ctx: _Ctx, field: str) -> str | None:
@@ -206,7 +226,8 @@ def _address_of(item: Mapping[str, Any], ctx: _Ctx, field: str) -> str | None:
     if not addresses:
         return None
     try:
-        return canonical_address(addresses, ctx.chain, required=item.get("required_signatures"))
+        required = _int(item, "required_signatures", ctx, optional=True)
+        return canonical_address(addresses, ctx.chain, required=required)
     except InvalidAddress as e:
         raise e.at(source=ctx.source, line=ctx.line, field=field) from None
 
@@ -266,7 +287,7 @@ def _read_block(record: Mapping[str, Any], ctx: _Ctx, batch: _Batch) -> None:
             "block_number": _int(record, "number", ctx),
             "block_hash": _str(record, "hash", ctx),
             "parent_hash": None,
-            "block_timestamp": _timestamp(_int(record, "timestamp", ctx) or 0),
+            "block_timestamp": _time(record, "timestamp", ctx),
             "miner": None,
             "transaction_count": _int(record, "transaction_count", ctx, optional=True),
             "base_fee_per_gas": None,
@@ -277,7 +298,7 @@ def _read_block(record: Mapping[str, Any], ctx: _Ctx, batch: _Batch) -> None:
 def _read_transaction(record: Mapping[str, Any], ctx: _Ctx, batch: _Batch) -> None:
     tx_hash = _str(record, "hash", ctx)
     block_number = _int(record, "block_number", ctx)
-    when = _timestamp(_int(record, "block_timestamp", ctx) or 0)
+    when = _time(record, "block_timestamp", ctx)
     position = _int(record, "index", ctx, optional=True)
     is_coinbase = bool(record.get("is_coinbase"))
     inputs, outputs = record.get("inputs") or [], record.get("outputs") or []
@@ -331,7 +352,7 @@ def _read_transaction(record: Mapping[str, Any], ctx: _Ctx, batch: _Batch) -> No
                 "value": None if raw_value is None else _amount(raw_value, ctx, f"{field}.value"),
                 "script_type": item.get("type") if isinstance(item.get("type"), str) else None,
                 "spent_transaction_hash": item.get("spent_transaction_hash"),
-                "spent_output_index": item.get("spent_output_index"),
+                "spent_output_index": _int(item, "spent_output_index", ctx, optional=True),
                 "transaction_index": position,
             }
         )
@@ -431,7 +452,7 @@ def read(
     chain
         One of :data:`tracer.addresses.UTXO_CHAINS` (``--chain bitcoin``).
     options
-        Unused; accepted for the common reader signature.
+        Must be empty: bitcoin-etl files need no column map.
 
     Returns
     -------
@@ -439,7 +460,9 @@ def read(
         ``blocks``, ``transactions``, ``utxo_inputs``, ``utxo_outputs`` and ``transfers``
         (kind ``utxo``), each sorted by block, transaction and index.
     """
-    del options
+    if options:
+        msg = "bitcoin-etl files take no --map options"
+        raise InputError(msg, field="--map", value=",".join(options), fix="Drop --map")
     if chain not in UTXO_CHAINS:
         msg = "bitcoin-etl files need a UTXO chain"
         raise InputError(

@@ -10,8 +10,9 @@ in :attr:`Node.share` and :attr:`Edge.share`, which size and rank what is drawn.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import polars as pl
 
 from tracer import schema
-from tracer.errors import DataMissing, SchemaMismatch
+from tracer.amounts import format_units, parse_uint
+from tracer.errors import DataMissing, InputError, SchemaMismatch
 
 __all__ = [
     "Cut",
@@ -28,7 +30,10 @@ __all__ = [
     "Node",
     "Trace",
     "build_graph",
+    "format_assets",
     "layout_by_hop",
+    "node_radius",
+    "parameter",
     "read_trace",
     "reduce_graph",
 ]
@@ -48,6 +53,7 @@ class Trace:
     paths: pl.DataFrame
     held: pl.DataFrame
     parameters: Mapping[str, Any]
+    compare: pl.DataFrame | None = None
 
 
 @dataclass
@@ -145,7 +151,7 @@ def read_trace(trace_dir: Path) -> Trace:
     """Read the outputs of ``tracer trace --out trace_dir``; amounts stay decimal strings.
 
     ``flows.csv`` and ``nodes.csv`` are required; ``exposure.csv``, ``paths.csv``,
-    ``held.csv`` and ``trace.json`` are read when present.
+    ``held.csv``, ``compare.csv`` and ``trace.json`` are read when present.
     """
     frames: dict[str, pl.DataFrame] = {}
     for table in (*_REQUIRED, *_OPTIONAL):
@@ -160,9 +166,17 @@ def read_trace(trace_dir: Path) -> Trace:
     params_path = trace_dir / "trace.json"
     parameters: dict[str, Any] = {}
     if params_path.is_file():
-        loaded = json.loads(params_path.read_text(encoding="utf-8"))
+        try:
+            loaded = json.loads(params_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            msg = f"not JSON ({e.msg})"
+            raise InputError(
+                msg, source=params_path, line=e.lineno, fix="Write it with tracer trace --out"
+            ) from e
         if isinstance(loaded, dict):
             parameters = loaded
+    compare_path = trace_dir / "compare.csv"
+    compare = pl.read_csv(compare_path, infer_schema=False) if compare_path.is_file() else None
     return Trace(
         directory=trace_dir,
         flows=frames["flows"],
@@ -171,7 +185,15 @@ def read_trace(trace_dir: Path) -> Trace:
         paths=frames["paths"],
         held=frames["held"],
         parameters=parameters,
+        compare=compare,
     )
+
+
+def _amount(row: Mapping[str, Any], field_name: str, source: Path) -> int:
+    try:
+        return parse_uint(row[field_name], field=field_name)
+    except InputError as e:
+        raise e.at(source=source, line=row["line"]) from e
 
 
 def _add(amounts: dict[str, int], asset: str, value: int) -> None:
@@ -197,7 +219,7 @@ def build_graph(trace: Trace) -> HopGraph:
     >>> sorted(g.nodes), [(e.source, e.target, e.tainted_value) for e in g.edges.values()]
     (['0xa', '0xb'], [('0xa', '0xb', 5)])
     """
-    direction = str(trace.parameters.get("direction") or "forward")
+    direction = str(parameter(trace, "direction") or "forward")
     nodes: dict[str, Node] = {}
     for row in trace.nodes.sort("min_hop", "address").iter_rows(named=True):
         nodes[row["address"]] = Node(
@@ -209,7 +231,9 @@ def build_graph(trace: Trace) -> HopGraph:
             hop=row["min_hop"] if row["min_hop"] is not None else 0,
             cluster_id=row["cluster_id"],
         )
-    flows = trace.flows.sort("hop", "block_number", "transaction_hash", "kind", "idx")
+    flows = trace.flows.with_row_index("line", offset=2).sort(
+        "hop", "block_number", "transaction_hash", "kind", "idx", "line"
+    )
     edges: dict[tuple[str, str, str], Edge] = {}
     decimals: dict[str, int | None] = {}
     for row in flows.iter_rows(named=True):
@@ -229,7 +253,8 @@ def build_graph(trace: Trace) -> HopGraph:
                 )
         if asset not in decimals or decimals[asset] is None:
             decimals[asset] = row["decimals"]
-        tainted, value = int(row["tainted_value"]), int(row["value"])
+        tainted = _amount(row, "tainted_value", trace.directory / "flows.csv")
+        value = _amount(row, "value", trace.directory / "flows.csv")
         edge = edges.get((src, dst, asset))
         if edge is None:
             edge = edges[(src, dst, asset)] = Edge(src, dst, asset, row["decimals"])
@@ -241,15 +266,20 @@ def build_graph(trace: Trace) -> HopGraph:
         edge.transactions.append((row["transaction_hash"], when, tainted, value))
         _add(nodes[src].outflow, asset, tainted)
         _add(nodes[dst].inflow, asset, tainted)
-    for row in trace.held.iter_rows(named=True):
+    for row in trace.held.with_row_index("line", offset=2).iter_rows(named=True):
         if row["address"] in nodes:
-            _add(nodes[row["address"]].held, row["asset"], int(row["tainted_value"]))
-    seeded: dict[str, int] = {}
-    for node in nodes.values():
-        if node.role == "seed":
-            for asset in sorted(set(node.inflow) | set(node.outflow)):
-                flow = max(node.inflow.get(asset, 0), node.outflow.get(asset, 0))
-                _add(seeded, asset, flow)
+            amount = _amount(row, "tainted_value", trace.directory / "held.csv")
+            _add(nodes[row["address"]].held, row["asset"], amount)
+    seeded = _recorded_amounts(trace.parameters.get("seeded"))
+    for asset, digits in _recorded_decimals(trace.parameters.get("decimals")).items():
+        if decimals.get(asset) is None:
+            decimals[asset] = digits
+    if not seeded:  # no trace.json: what the seeds sent (forward) or received (backward)
+        for node in nodes.values():
+            if node.role == "seed":
+                for asset in sorted(set(node.inflow) | set(node.outflow)):
+                    flow = max(node.inflow.get(asset, 0), node.outflow.get(asset, 0))
+                    _add(seeded, asset, flow)
     for node in nodes.values():
         node.share = max(_share(node.inflow, seeded), _share(node.outflow, seeded))
     for edge in edges.values():
@@ -262,6 +292,34 @@ def build_graph(trace: Trace) -> HopGraph:
         decimals=dict(sorted(decimals.items())),
         direction=direction,
     )
+
+
+def parameter(trace: Trace, name: str) -> Any:
+    """A trace parameter from ``trace.json``, or ``None`` when absent.
+
+    The trace engine writes the parameters under ``parameters``; older or hand-written files
+    have them at the top level.
+    """
+    nested = trace.parameters.get("parameters")
+    if isinstance(nested, Mapping) and name in nested:
+        return nested[name]
+    return trace.parameters.get(name)
+
+
+def _recorded_amounts(value: Any) -> dict[str, int]:
+    """``{asset: "123"}`` from ``trace.json`` as exact ints; empty when absent or malformed."""
+    if not isinstance(value, Mapping):
+        return {}
+    try:
+        return {str(asset): parse_uint(amount) for asset, amount in value.items()}
+    except InputError:
+        return {}
+
+
+def _recorded_decimals(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(a): d for a, d in value.items() if isinstance(d, int) and not isinstance(d, bool)}
 
 
 def _priority(graph: HopGraph, paths: pl.DataFrame) -> list[str]:
@@ -377,14 +435,22 @@ def reduce_graph(
     return reduced, cut
 
 
+def node_radius(node: Node) -> float:
+    """Drawn radius of a node in pixels: 8 for nothing, 30 for all of the seeded value."""
+    return 8.0 + 22.0 * math.sqrt(node.share)
+
+
 def layout_by_hop(
-    graph: HopGraph, *, column_gap: float = 320.0, row_gap: float = 70.0
+    graph: HopGraph, *, column_gap: float = 320.0, gap: float = 40.0, aspect: float = 1.6
 ) -> dict[str, tuple[float, float]]:
     """Fixed positions: one column per hop, left to right in the direction money moved.
 
-    Within a column, nodes are ordered by the mean row of the nodes that feed them (fewer
-    crossings), then by share and id, so the layout is deterministic. A backward trace is
-    mirrored so that money still flows left to right.
+    Within a column, nodes are ordered by the mean height of the nodes that feed them (fewer
+    crossings), then by share and id, so the layout is deterministic; they are stacked
+    ``gap`` pixels apart plus their radii (:func:`node_radius`), so big nodes never overlap.
+    Columns are at least ``column_gap`` apart, more when the tallest column would make the
+    drawing narrower than ``aspect`` (width / height). A backward trace is mirrored so that
+    money still flows left to right.
 
     Examples
     --------
@@ -401,27 +467,37 @@ def layout_by_hop(
         upstream = edge.target if sign < 0 else edge.source
         downstream = edge.source if sign < 0 else edge.target
         feeders[downstream].append(upstream)
-    row_of: dict[str, int] = {}
-    positions: dict[str, tuple[float, float]] = {}
+    y_of: dict[str, float] = {}
+    tallest = 0.0
     for hop in sorted(columns):
 
         def key(node_id: str) -> tuple[float, float, str]:
-            rows = [row_of[f] for f in feeders.get(node_id, ()) if f in row_of]
-            centre = sum(rows) / len(rows) if rows else 0.0
+            ys = [y_of[f] for f in feeders.get(node_id, ()) if f in y_of]
+            centre = sum(ys) / len(ys) if ys else 0.0
             return (centre, -graph.nodes[node_id].share, node_id)
 
         ordered = sorted(columns[hop], key=key)
-        offset = (len(ordered) - 1) / 2
-        for row, node_id in enumerate(ordered):
-            row_of[node_id] = row
-            positions[node_id] = (sign * hop * column_gap + 0.0, (row - offset) * row_gap)
-    return dict(sorted(positions.items(), key=lambda kv: list(graph.nodes).index(kv[0])))
+        stacked: list[float] = []
+        y = 0.0
+        for i, node_id in enumerate(ordered):
+            radius = node_radius(graph.nodes[node_id])
+            if i:
+                y += gap + 1.3 * (radius + node_radius(graph.nodes[ordered[i - 1]]))
+            stacked.append(y)
+        tallest = max(tallest, y)
+        for node_id, y_stacked in zip(ordered, stacked, strict=True):
+            y_of[node_id] = round(y_stacked - y / 2, 2)
+    hops = sorted(columns)
+    span = max(hops[-1] - hops[0], 1) if hops else 1
+    step = max(column_gap, round(aspect * tallest / span, 2))
+    return {
+        node_id: (sign * node.hop * step + 0.0, y_of[node_id])
+        for node_id, node in graph.nodes.items()
+    }
 
 
 def format_assets(amounts: Mapping[str, int], decimals: Mapping[str, int | None]) -> list[str]:
     """``["1.5 ETH", ...]`` for a per-asset amount map, exact, in asset order."""
-    from tracer.amounts import format_units
-
     return [f"{format_units(v, decimals.get(a))} {a}" for a, v in sorted(amounts.items())]
 
 
@@ -464,7 +540,3 @@ def _tiny_trace() -> Trace:
         schema.empty("held"),
         {},
     )
-
-
-def _iter_assets(graph: HopGraph) -> Iterable[str]:
-    return sorted({edge.asset for edge in graph.edges.values()})

@@ -102,11 +102,16 @@ contract Bare {
     }
 }
 
-/// An ERC-721 Transfer log (tokenId indexed, four topics).
+/// An ERC-721 Transfer log (tokenId indexed, four topics), with ERC-165 but no metadata.
 contract Nft {
     event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
 
     function mint(address to, uint256 tokenId) external {
         emit Transfer(address(0), to, tokenId);
+    }
+
+    /// ERC-165: says it is an ERC-721 (0x80ac58cd).
+    function supportsInterface(bytes4 id) external pure returns (bool) {
+        return id == 0x80ac58cd || id == 0x01ffc9a7;
     }
 }

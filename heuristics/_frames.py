@@ -1,0 +1,180 @@
+"""Frame helpers the heuristics share: services, contracts, amounts, star links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import polars as pl
+
+from tracer.amounts import int128_or_null
+
+NATIVE_KINDS = ("native", "internal")
+_MAX_DECIMALS = 77  # 10**77 > 2**256: no token has more
+
+
+def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:
+    """``chain, address`` of every address labelled with one of ``categories``, once."""
+    return (
+        labels.filter(pl.col("category").is_in(list(categories)))
+        .select("chain", "address")
+        .unique(maintain_order=True)
+    )
+
+
+def not_in(
+    frame: pl.LazyFrame, addresses: pl.LazyFrame, column: str, *, chain: str = "chain"
+) -> pl.LazyFrame:
+    """Rows of ``frame`` whose ``column`` is not among ``addresses`` (``chain, address``)."""
+    return frame.join(
+        addresses.select(pl.col("chain").alias(chain), pl.col("address").alias(column)),
+        on=[chain, column],
+        how="anti",
+        nulls_equal=False,
+        maintain_order="left",
+    )
+
+
+def excluded(
+    labels: pl.LazyFrame, contracts: pl.LazyFrame, categories: Sequence[str]
+) -> pl.LazyFrame:
+    """Labelled services and known contracts: addresses no heuristic links through."""
+    return pl.concat(
+        [services(labels, categories), contracts.select("chain", "address")], how="vertical"
+    ).unique(maintain_order=True)
+
+
+def positive(column: str) -> pl.Expr:
+    """Whether a decimal-string amount is above zero (exact, also beyond Int128)."""
+    digits = pl.col(column).str.strip_chars_start("0")
+    return pl.col(column).is_not_null() & (digits.str.len_bytes() > 0)
+
+
+def amount(column: str) -> pl.Expr:
+    """A decimal-string amount as Int128, null when it does not fit (handle those rows)."""
+    return int128_or_null(column)
+
+
+def tolerance(alpha: str | Fraction, decimals: str | pl.Expr) -> pl.Expr:
+    """``alpha`` whole units in base units for each row's ``decimals``, as exact Int128.
+
+    Rows with null or unusual decimals get 0 (an exact match is required).
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"decimals": [18, 6, None]}, schema={"decimals": pl.Int32})
+    >>> lf.select(tolerance("0.01", "decimals")).collect().to_series().to_list()
+    [10000000000000000, 10000, 0]
+    """
+    frac = Fraction(alpha)
+    if frac < 0:
+        msg = f"alpha must not be negative, got {alpha!r}"
+        raise ValueError(msg)
+    limit = 2**127 - 1
+    mapping = {d: min(int(frac * 10**d), limit) for d in range(_MAX_DECIMALS + 1)}
+    expr = pl.col(decimals) if isinstance(decimals, str) else decimals
+    old = pl.Series(list(mapping), dtype=pl.Int32)
+    new = pl.Series(list(mapping.values()), dtype=pl.Int128)
+    return (
+        expr.cast(pl.Int32, strict=False)
+        .replace_strict(old, new, default=pl.lit(0, dtype=pl.Int128), return_dtype=pl.Int128)
+        .fill_null(0)
+    )
+
+
+def star_links(
+    members: pl.LazyFrame,
+    *,
+    group: Sequence[str],
+    address: str,
+    confidence: int,
+) -> pl.LazyFrame:
+    """Link every member of a group to the group's smallest address.
+
+    ``members`` has ``chain``, the ``group`` columns, ``address``, ``evidence_transaction_hash``
+    and ``block_number``; each member's own row supplies the evidence of its link. A group of
+    n distinct addresses gives n - 1 links (a star), never n(n - 1)/2 pairs.
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame(
+    ...     {
+    ...         "chain": ["bitcoin"] * 3,
+    ...         "tx": ["t"] * 3,
+    ...         "address": ["c", "a", "b"],
+    ...         "evidence_transaction_hash": ["t"] * 3,
+    ...         "block_number": [1, 1, 1],
+    ...     }
+    ... )
+    >>> star_links(lf, group=["tx"], address="address", confidence=90).select(
+    ...     "address_a", "address_b"
+    ... ).sort("address_b").collect().rows()
+    [('a', 'b'), ('a', 'c')]
+    """
+    keys = ["chain", *group]
+    return (
+        members.filter(pl.col(address).is_not_null())
+        .with_columns(pl.col(address).min().over(keys).alias("__hub"))
+        .filter(pl.col(address) != pl.col("__hub"))
+        .select(
+            "chain",
+            pl.col("__hub").alias("address_a"),
+            pl.col(address).alias("address_b"),
+            "evidence_transaction_hash",
+            "block_number",
+            pl.lit(confidence, dtype=pl.Int32).alias("confidence"),
+        )
+    )
+
+
+def first_per(
+    frame: pl.LazyFrame, keys: Sequence[str], order: Sequence[str], *, last: bool = False
+) -> pl.LazyFrame:
+    """The first (or last) row of each ``keys`` group in ``order``, deterministic.
+
+    Rows are first narrowed to each group's smallest (largest) value of ``order[0]`` with a
+    window; only the groups still tied after that are sorted: much cheaper than sorting the
+    whole frame. Rows whose ``order[0]`` is null are never chosen.
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"k": ["a", "a", "a", "b"], "t": [2, 1, 1, 5], "i": [0, 7, 3, 0]})
+    >>> first_per(lf, ["k"], ["t", "i"]).sort("k").collect().rows()
+    [('a', 1, 3), ('b', 5, 0)]
+    >>> first_per(lf, ["k"], ["t", "i"], last=True).sort("k").collect().rows()
+    [('a', 2, 0), ('b', 5, 0)]
+    """
+    head = pl.col(order[0])
+    bound = head.max() if last else head.min()
+    narrowed = (
+        frame.filter(head == bound.over(list(keys)))
+        .with_columns(pl.len().over(list(keys)).alias("__tied"))
+        .cache()  # both branches below read it: compute the upstream plan once
+    )
+    single = narrowed.filter(pl.col("__tied") == 1)
+    tied = (
+        narrowed.filter(pl.col("__tied") > 1)
+        .sort([*keys, *order], descending=last, nulls_last=True)
+        .unique(subset=list(keys), keep="first", maintain_order=True)
+    )
+    return pl.concat([single, tied]).drop("__tied")
+
+
+def checked_sum(column: str) -> pl.Expr:
+    """Exact sum of a decimal-string amount as Int128, or null when it could overflow.
+
+    An aggregation: Int128 ``sum()`` wraps silently past 2**127 (DESIGN.md), so the sum is
+    trusted only when no value is beyond Int128 and a Float64 shadow sum stays below 1e38
+    (far from the wrap, well beyond float error). Native-coin sums never get near it.
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"value": [str(10**37), str(10**37), "1"]})
+    >>> lf.select(checked_sum("value")).collect().item() == 2 * 10**37 + 1
+    True
+    >>> pl.LazyFrame({"value": [str(10**38)] * 2}).select(checked_sum("value")).collect().item()
+    """
+    exact = int128_or_null(column)
+    shadow = pl.col(column).cast(pl.Float64, strict=False)
+    safe = (exact.null_count() == 0) & (shadow.sum() < 1e38)
+    return pl.when(safe).then(exact.sum()).otherwise(None).alias(column)

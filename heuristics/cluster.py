@@ -1,0 +1,485 @@
+"""Clusters: connected components of the heuristics' links, guarded against super-clusters.
+
+Addresses become dense integer ids through a 64-bit hash key with a collision check (a string
+join costs several times more at 20M links), components come from scipy's
+``connected_components`` (never naive label propagation, which needs hundreds of rounds on a
+long peel chain), and each cluster is named by its smallest address, so cluster ids are stable
+across runs and row orders.
+
+Two guards keep one wrong link from merging thousands of unrelated users:
+
+* a link touching an address labelled as a service (exchange, mixer, bridge, DeFi) is cut:
+  clusters never merge through a service;
+* each heuristic has a size cap: a component that one heuristic's links alone would make
+  larger than its cap is not trusted, and that heuristic's links inside it are cut.
+
+What was cut is returned, so that the caller can report it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from heuristics import REGISTRY, SERVICE_CATEGORIES
+from tracer.schema import CLUSTERS, LINKS, conform
+
+__all__ = [
+    "CUTS",
+    "EXPLANATION",
+    "Clustering",
+    "cluster_addresses",
+    "components",
+    "explain_link",
+]
+
+#: Columns of the cut report.
+CUTS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "heuristic": pl.String(),
+        "reason": pl.String(),  # "service" or "size_cap"
+        "address": pl.String(),  # the service, or the smallest address of the cut component
+        "component_size": pl.Int64(),  # null for a service cut
+        "links_cut": pl.Int64(),
+    }
+)
+
+#: Columns of an explanation: one row per step from ``address_a`` to ``address_b``.
+EXPLANATION = pl.Schema(
+    {
+        "step": pl.Int32(),
+        "from_address": pl.String(),
+        "to_address": pl.String(),
+        "heuristic": pl.String(),
+        "heuristic_version": pl.Int32(),
+        "evidence_transaction_hash": pl.String(),
+        "block_number": pl.Int64(),
+        "confidence": pl.Int32(),
+    }
+)
+
+
+class Clustering(NamedTuple):
+    """The result of :func:`cluster_addresses`."""
+
+    clusters: pl.LazyFrame
+    """Rows of ``schema.CLUSTERS``, sorted by chain and address."""
+    links: pl.LazyFrame
+    """The links the clusters were built from (the input minus what was cut), sorted."""
+    cuts: pl.DataFrame
+    """What the guards cut (:data:`CUTS`), sorted."""
+
+
+def components(
+    address_a: pl.Series, address_b: pl.Series
+) -> tuple[pl.Series, npt.NDArray[np.int64]]:
+    """Connected components of the undirected graph whose edges are ``address_a - address_b``.
+
+    Returns
+    -------
+    tuple
+        The distinct addresses, sorted, and aligned with them each one's component number;
+        components are numbered in the order of their smallest address, so the first member
+        of each component (in the returned order) is its smallest address.
+
+    Examples
+    --------
+    >>> nodes, comp = components(pl.Series(["x", "c", "a"]), pl.Series(["y", "b", "b"]))
+    >>> dict(zip(nodes.to_list(), comp.tolist(), strict=True))
+    {'a': 0, 'b': 0, 'c': 0, 'x': 1, 'y': 1}
+    """
+    nodes, ia, ib = _dense_ids(address_a, address_b)
+    n = nodes.len()
+    if n == 0:
+        return nodes, np.zeros(0, dtype=np.int64)
+    labels = _component_labels(ia, ib, n)
+    # Renumber components by their smallest node id, i.e. by their smallest address.
+    first = np.unique(labels, return_index=True)[1]
+    rank = np.empty(first.shape[0], dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.shape[0])
+    return nodes, rank[labels]
+
+
+def _component_labels(
+    ia: npt.NDArray[np.int64], ib: npt.NDArray[np.int64], n: int
+) -> npt.NDArray[np.int32]:
+    """Component label of each of ``n`` node ids, given edges ``ia - ib`` (scipy)."""
+    graph = coo_matrix((np.ones(ia.shape[0], dtype=np.int8), (ia, ib)), shape=(n, n)).tocsr()
+    return connected_components(graph, directed=False)[1]  # type: ignore[no-any-return]
+
+
+_SEED = 0x7472616365
+
+
+def _dense_ids(
+    address_a: pl.Series, address_b: pl.Series
+) -> tuple[pl.Series, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted distinct addresses, and each endpoint's position among them.
+
+    A 64-bit hash of each address stands in for it while the distinct values are found (an
+    integer sort instead of a string join); every endpoint is then compared with the address
+    its key stands for, and if two distinct addresses share a key the exact string path is
+    taken instead.
+    """
+    both = pl.concat([address_a, address_b]).rename("address")
+    if both.null_count():
+        return _dense_ids_exact(address_a, address_b)
+    inverse = (both.hash(seed=_SEED).rank("dense").cast(pl.Int64) - 1).to_numpy()
+    n_nodes = int(inverse.max()) + 1 if inverse.shape[0] else 0
+    first = np.empty(n_nodes, dtype=np.int64)
+    first[inverse] = np.arange(inverse.shape[0], dtype=np.int64)  # any occurrence will do
+    nodes = both.gather(first)
+    if not (nodes.gather(inverse) == both).all():
+        return _dense_ids_exact(address_a, address_b)  # two addresses share a 64-bit hash
+    order = nodes.arg_sort().to_numpy()
+    position = np.empty(n_nodes, dtype=np.int64)
+    position[order] = np.arange(n_nodes, dtype=np.int64)
+    ids = position[inverse]
+    half = address_a.len()
+    return nodes.gather(order), ids[:half], ids[half:]
+
+
+def _dense_ids_exact(
+    address_a: pl.Series, address_b: pl.Series
+) -> tuple[pl.Series, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    nodes = pl.concat([address_a, address_b]).drop_nulls().unique().sort().rename("address")
+    index = pl.DataFrame({"address": nodes, "id": np.arange(nodes.len(), dtype=np.int64)})
+    ids = [
+        pl.DataFrame({"address": side.rename("address")})
+        .join(index, on="address", how="left", maintain_order="left")
+        .get_column("id")
+        .to_numpy()
+        for side in (address_a, address_b)
+    ]
+    return nodes, ids[0], ids[1]
+
+
+def _default_caps() -> dict[str, int | None]:
+    return {name: h.size_cap for name, h in REGISTRY.items()}
+
+
+def _cut_services(
+    links: pl.DataFrame, services: pl.DataFrame
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    if services.is_empty():
+        return links, []
+    svc = services.get_column("address").implode()
+    touches_a = pl.col("address_a").is_in(svc)
+    touches_b = pl.col("address_b").is_in(svc)
+    cut = links.filter(touches_a | touches_b)
+    if cut.is_empty():
+        return links, []
+    report = (
+        cut.select(
+            "chain",
+            "heuristic",
+            pl.when(touches_a).then("address_a").otherwise("address_b").alias("address"),
+        )
+        .group_by("chain", "heuristic", "address")
+        .agg(pl.len().cast(pl.Int64).alias("links_cut"))
+        .with_columns(
+            pl.lit("service").alias("reason"), pl.lit(None, dtype=pl.Int64).alias("component_size")
+        )
+    )
+    return links.filter(~(touches_a | touches_b)), [report.select(list(CUTS))]
+
+
+def _cut_oversized(
+    links: pl.DataFrame,
+    ids: tuple[pl.Series, npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    keep: npt.NDArray[np.bool_],
+    heuristic: str,
+    cap: int,
+) -> tuple[npt.NDArray[np.bool_], list[pl.DataFrame]]:
+    """Drop (from ``keep``) the links of ``heuristic`` in its own components above ``cap``."""
+    nodes, ia, ib = ids
+    own = keep & (links.get_column("heuristic") == heuristic).to_numpy()
+    if int(own.sum()) < cap:  # n links make at most n + 1 addresses: nothing can exceed the cap
+        return keep, []
+    labels = _component_labels(ia[own], ib[own], nodes.len())
+    sizes = np.bincount(labels)
+    big = sizes > cap
+    if not big.any():
+        return keep, []
+    cut = own.copy()
+    cut[own] = big[labels[ia[own]]]
+    heads = np.unique(labels, return_index=True)[1]  # smallest node id of each component
+    cut_labels = labels[ia[cut]]
+    per = np.bincount(cut_labels, minlength=sizes.shape[0])
+    which = np.flatnonzero(big)
+    report = pl.DataFrame(
+        {
+            "chain": [links.get_column("chain")[0]] * which.shape[0],
+            "heuristic": [heuristic] * which.shape[0],
+            "reason": ["size_cap"] * which.shape[0],
+            "address": nodes.gather(heads[which]),
+            "component_size": sizes[which].astype(np.int64),
+            "links_cut": per[which].astype(np.int64),
+        },
+        schema=CUTS,
+    )
+    return keep & ~cut, [report]
+
+
+def _labels_for(clusters: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    best = (
+        clusters.select("chain", "address", "cluster_id")
+        .join(labels, on=["chain", "address"], how="inner")
+        .sort(
+            ["chain", "cluster_id", "is_cluster_definer", "confidence", "label", "category"],
+            descending=[False, False, True, True, False, False],
+            nulls_last=True,
+        )
+        .unique(subset=["chain", "cluster_id"], keep="first", maintain_order=True)
+        .select("chain", "cluster_id", "label", "category")
+    )
+    return clusters.join(best, on=["chain", "cluster_id"], how="left", maintain_order="left")
+
+
+def cluster_addresses(
+    links: pl.LazyFrame,
+    labels: pl.LazyFrame,
+    *,
+    size_caps: Mapping[str, int | None] | None = None,
+    service_categories: Sequence[str] = SERVICE_CATEGORIES,
+) -> Clustering:
+    """Union the links into clusters (connected components), with the guards applied.
+
+    Parameters
+    ----------
+    links
+        Rows of ``schema.LINKS`` from any heuristics (advisory ones included only if the
+        caller wants them used).
+    labels
+        Rows of ``schema.LABELS``: services are never merged through, and a cluster takes the
+        best label found inside it (cluster definers first, then the highest confidence, then
+        the label's name).
+    size_caps
+        Largest component each heuristic's links alone may form; ``None`` for a heuristic
+        means no cap. Missing heuristics take their registered default
+        (:attr:`heuristics.Heuristic.size_cap`).
+    service_categories
+        Label categories that make an address a service.
+
+    Returns
+    -------
+    Clustering
+        ``clusters`` (``schema.CLUSTERS``: every linked address, its cluster id -- the smallest
+        address of its component --, the cluster's size, label and category), the ``links``
+        that were used and the ``cuts`` report.
+
+    Examples
+    --------
+    >>> lk = pl.LazyFrame(
+    ...     {
+    ...         "chain": ["bitcoin"] * 2,
+    ...         "address_a": ["1a", "1b"],
+    ...         "address_b": ["1b", "1c"],
+    ...         "heuristic": ["multi_input"] * 2,
+    ...         "heuristic_version": [1, 1],
+    ...         "evidence_transaction_hash": ["t1", "t2"],
+    ...         "block_number": [1, 2],
+    ...         "confidence": [90, 90],
+    ...     }
+    ... )
+    >>> lab = pl.LazyFrame(
+    ...     {
+    ...         "chain": ["bitcoin"],
+    ...         "address": ["1c"],
+    ...         "label": ["Mt. Gox"],
+    ...         "category": ["exchange"],
+    ...         "source": ["demo"],
+    ...         "confidence": [50],
+    ...         "is_cluster_definer": [True],
+    ...         "lastmod": [None],
+    ...     }
+    ... )
+    >>> result = cluster_addresses(lk, lab)
+    >>> result.clusters.select("address", "cluster_id", "cluster_size").collect().rows()
+    [('1a', '1a', 2), ('1b', '1a', 2)]
+    >>> result.cuts.select("heuristic", "reason", "address", "links_cut").rows()
+    [('multi_input', 'service', '1c', 1)]
+    """
+    caps = _default_caps()
+    caps.update(size_caps or {})
+    links_df = conform(links, LINKS).collect()
+    labels_df = labels.collect()
+    services = labels_df.filter(pl.col("category").is_in(list(service_categories)))
+    clusters: list[pl.DataFrame] = []
+    kept_all: list[pl.DataFrame] = []
+    cuts: list[pl.DataFrame] = []
+    for chain in sorted(links_df.get_column("chain").unique().drop_nulls().to_list()):
+        kept = links_df.filter(pl.col("chain") == chain)
+        kept, cut = _cut_services(kept, services.filter(pl.col("chain") == chain))
+        cuts += cut
+        ids = _dense_ids(kept.get_column("address_a"), kept.get_column("address_b"))
+        nodes, ia, ib = ids
+        keep = np.ones(kept.height, dtype=np.bool_)
+        for name in sorted(kept.get_column("heuristic").unique().to_list()):
+            cap = caps.get(name)
+            if cap is not None:
+                keep, cut = _cut_oversized(kept, ids, keep, name, cap)
+                cuts += cut
+        kept_all.append(kept.filter(pl.Series(keep)))
+        comp = _component_labels(ia[keep], ib[keep], nodes.len())
+        present = np.zeros(nodes.len(), dtype=np.bool_)
+        present[ia[keep]] = True
+        present[ib[keep]] = True
+        members = np.flatnonzero(present)  # sorted ids, i.e. sorted addresses
+        comp = comp[members]
+        heads = members[np.unique(comp, return_index=True)[1]]  # smallest member of each
+        _, dense = np.unique(comp, return_inverse=True)
+        frame = pl.DataFrame(
+            {
+                "address": nodes.gather(members),
+                "component": dense,
+                "cluster_id": nodes.gather(heads[dense]),
+                "cluster_size": np.bincount(dense)[dense].astype(np.int64),
+            }
+        ).with_columns(pl.lit(chain, dtype=pl.String).alias("chain"))
+        clusters.append(frame.drop("component"))
+    cluster_df = (
+        pl.concat(clusters, how="vertical")
+        if clusters
+        else pl.DataFrame(
+            schema={k: CLUSTERS[k] for k in ("address", "chain", "cluster_id")}
+        ).with_columns(pl.lit(None, dtype=pl.Int64).alias("cluster_size"))
+    )
+    cluster_df = _labels_for(
+        cluster_df,
+        labels_df.select(
+            "chain", "address", "label", "category", "is_cluster_definer", "confidence"
+        ),
+    )
+    out_links = (
+        (pl.concat(kept_all, how="vertical") if kept_all else pl.DataFrame(schema=LINKS))
+        .lazy()
+        .sort("chain", "address_a", "address_b", "heuristic", "evidence_transaction_hash")
+    )
+    cut_df = (
+        pl.concat([c.select(list(CUTS)).cast(CUTS) for c in cuts], how="vertical")
+        if cuts
+        else pl.DataFrame(schema=CUTS)
+    ).sort("chain", "heuristic", "reason", "address")
+    return Clustering(
+        clusters=conform(cluster_df, CLUSTERS),  # already in (chain, address) order
+        links=out_links,
+        cuts=cut_df,
+    )
+
+
+def explain_link(
+    links: pl.LazyFrame, address_a: str, address_b: str, *, chain: str | None = None
+) -> pl.DataFrame | None:
+    """The shortest chain of evidence linking two addresses, or ``None`` if they are not linked.
+
+    A breadth-first search over the links (both directions), one frontier per round; between
+    two addresses linked several times the step shows the most confident link (then the
+    earliest block, then the smallest transaction hash), and among equally short chains the
+    one through the smallest addresses is chosen, so the answer is deterministic.
+
+    Parameters
+    ----------
+    links
+        Rows of ``schema.LINKS`` (the links a clustering used).
+    address_a, address_b
+        The two addresses, as stored.
+    chain
+        Only links of this chain (default: all).
+
+    Returns
+    -------
+    pl.DataFrame or None
+        :data:`EXPLANATION` rows, one per step from ``address_a`` to ``address_b`` (no rows
+        when the two are the same address).
+
+    Examples
+    --------
+    >>> lk = pl.LazyFrame(
+    ...     {
+    ...         "chain": ["bitcoin"] * 2,
+    ...         "address_a": ["1a", "1b"],
+    ...         "address_b": ["1b", "1c"],
+    ...         "heuristic": ["multi_input"] * 2,
+    ...         "heuristic_version": [1, 1],
+    ...         "evidence_transaction_hash": ["t1", "t2"],
+    ...         "block_number": [1, 2],
+    ...         "confidence": [90, 90],
+    ...     }
+    ... )
+    >>> explain_link(lk, "1c", "1a").select(
+    ...     "from_address", "to_address", "evidence_transaction_hash"
+    ... ).rows()
+    [('1c', '1b', 't2'), ('1b', '1a', 't1')]
+    >>> explain_link(lk, "1a", "1z") is None
+    True
+    """
+    if address_a == address_b:
+        return pl.DataFrame(schema=EXPLANATION)
+    lf = links if chain is None else links.filter(pl.col("chain") == chain)
+    cols = ["heuristic", "heuristic_version", "evidence_transaction_hash", "block_number"]
+    edges = pl.concat(
+        [
+            lf.select(
+                pl.col("address_a").alias("src"),
+                pl.col("address_b").alias("dst"),
+                *cols,
+                "confidence",
+            ),
+            lf.select(
+                pl.col("address_b").alias("src"),
+                pl.col("address_a").alias("dst"),
+                *cols,
+                "confidence",
+            ),
+        ]
+    )
+    edges_df = (
+        edges.sort(
+            ["src", "dst", "confidence", "block_number", "evidence_transaction_hash"],
+            descending=[False, False, True, False, False],
+        )
+        .unique(subset=["src", "dst"], keep="first", maintain_order=True)
+        .collect()
+    )
+    parent: dict[str, dict[str, object]] = {}
+    seen = {address_a}
+    frontier = [address_a]
+    while frontier and address_b not in seen:
+        step = (
+            edges_df.filter(pl.col("src").is_in(frontier) & ~pl.col("dst").is_in(list(seen)))
+            .sort("dst", "src")
+            .unique(subset=["dst"], keep="first", maintain_order=True)
+        )
+        frontier = step.get_column("dst").to_list()
+        for row in step.iter_rows(named=True):
+            parent[row["dst"]] = row
+        seen.update(frontier)
+    if address_b not in seen:
+        return None
+    path = []
+    node = address_b
+    while node != address_a:
+        row = parent[node]
+        path.append(row)
+        node = str(row["src"])
+    path.reverse()
+    return pl.DataFrame(
+        [
+            {
+                "step": i + 1,
+                "from_address": r["src"],
+                "to_address": r["dst"],
+                **{c: r[c] for c in [*cols, "confidence"]},
+            }
+            for i, r in enumerate(path)
+        ],
+        schema=EXPLANATION,
+    )

@@ -1,0 +1,93 @@
+"""``tracer cluster`` and ``tracer explain`` end to end on a store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from click.testing import CliRunner
+
+from tracer.cli import cli
+from tracer.store import Store
+
+ETH = 10**18
+EXCHANGE = "0x" + "e" * 40
+DEPOSIT = "0x" + "d" * 40
+S1, S2, FUNDED = ("0x" + c * 40 for c in "12f")
+OTHER = "0x" + "9" * 40
+
+
+def make_store(path: Path, make_transfers: Callable[..., pl.LazyFrame], make_labels: Any) -> Store:
+    store = Store(path)
+    store.commit(
+        {
+            "transfers": make_transfers(
+                [
+                    (100, "0xt1", S1, DEPOSIT, ETH),
+                    (110, "0xt2", DEPOSIT, EXCHANGE, ETH - 10**15),
+                    (200, "0xt3", S2, DEPOSIT, 3 * ETH),
+                    (210, "0xt4", DEPOSIT, EXCHANGE, 3 * ETH - 10**15),
+                    (50, "0xt0", S2, FUNDED, ETH),
+                    (40, "0xta", EXCHANGE, S1, 5 * ETH),
+                    (41, "0xtb", EXCHANGE, S2, 5 * ETH),
+                ]
+            ),
+            "labels": make_labels([(EXCHANGE, "Binance", "exchange")]),
+        }
+    )
+    return store
+
+
+def test_cluster_then_explain(tmp_path: Path, make_transfers: Any, make_labels: Any) -> None:
+    data = tmp_path / "case"
+    store = make_store(data, make_transfers, make_labels)
+    runner = CliRunner()
+    out = tmp_path / "clusters.csv"
+    result = runner.invoke(cli, ["cluster", "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "deposit_address_reuse v1" in result.output
+    assert "links gas_funding: 2" in result.output  # FUNDED by S2, DEPOSIT by S1
+    clusters = pl.read_csv(out)
+    assert set(clusters.get_column("cluster_id")) == {S1}
+    assert clusters.height == 4
+    assert store.scan("links").collect().height == 3
+    labels = store.scan("labels").filter(pl.col("category") == "deposit_wallet").collect()
+    assert labels.get_column("address").to_list() == [DEPOSIT]
+
+    result = runner.invoke(
+        cli, ["explain", S1.upper().replace("0X", "0x"), FUNDED, "--data", str(data)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("linked in 2 step(s):")
+    assert "deposit_address_reuse v1, tx 0xt3, block 200, confidence 80" in lines[1]
+    assert "gas_funding v1, tx 0xt0, block 50, confidence 60" in lines[2]
+
+    result = runner.invoke(cli, ["explain", S1, OTHER, "--data", str(data)])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"{S1} and {OTHER} are not linked."
+
+
+def test_cluster_one_heuristic_and_bad_input(
+    tmp_path: Path, make_transfers: Any, make_labels: Any
+) -> None:
+    data = tmp_path / "case"
+    store = make_store(data, make_transfers, make_labels)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["cluster", "--data", str(data), "--heuristic", "gas_funding"])
+    assert result.exit_code == 0, result.output
+    assert set(store.scan("links").collect().get_column("heuristic")) == {"gas_funding"}
+    result = runner.invoke(cli, ["cluster", "--data", str(data), "--heuristic", "nope"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--heuristic'" in result.output
+    result = runner.invoke(cli, ["explain", "0x123", S1, "--data", str(data)])
+    assert result.exit_code == 2
+    assert "Error:" in result.output
+
+
+def test_explain_without_links_says_what_to_do(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["explain", S1, S2, "--data", str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    assert "has no links table" in result.output

@@ -1,0 +1,118 @@
+"""gas_funding: first funder and sweep, each condition positive and negative."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import pytest
+
+from heuristics.gas_funding import gas_funding
+from tracer.schema import CONTRACTS, LABELS
+
+ETH = 10**18
+F, A, B, R, X = ("0x" + c * 40 for c in "fabcd")
+NO_LABELS = pl.LazyFrame(schema=LABELS)
+NO_CONTRACTS = pl.LazyFrame(schema=CONTRACTS)
+
+Builder = Callable[[list[tuple[Any, ...]]], pl.LazyFrame]
+
+
+def links(
+    tr: pl.LazyFrame, lab: pl.LazyFrame = NO_LABELS, con: pl.LazyFrame = NO_CONTRACTS, **kw: Any
+) -> list[tuple[str, str, str, int]]:
+    out = gas_funding(tr, lab, con, **kw)
+    return (
+        out.select("address_a", "address_b", "evidence_transaction_hash", "confidence")
+        .collect()
+        .rows()
+    )
+
+
+def test_first_funder_linked(make_transfers: Builder) -> None:
+    tr = make_transfers([(1, "t1", F, A, ETH), (2, "t2", X, A, ETH)])
+    # X's payment is not A's first funding; X's own first funder is unknown.
+    assert links(tr) == [(A, F, "t1", 60)]
+
+
+def test_zero_value_and_tokens_are_not_funding(make_transfers: Builder) -> None:
+    tr = make_transfers(
+        [(1, "t0", X, A, 0), (1, "t1", X, A, 5, "token", "0x" + "7" * 40, 6), (2, "t2", F, A, ETH)]
+    )
+    assert links(tr) == [(A, F, "t2", 60)]
+
+
+def test_internal_transfer_counts_as_native(make_transfers: Builder) -> None:
+    tr = make_transfers([(1, "t1", F, A, ETH, "internal", "ETH", 18)])
+    assert links(tr) == [(A, F, "t1", 60)]
+
+
+def test_order_within_block_uses_position(make_transfers: Builder) -> None:
+    tr = make_transfers([(1, "t1", F, A, ETH), (1, "t1", X, A, ETH)])  # idx 0 then 1
+    assert links(tr) == [(A, F, "t1", 60)]
+
+
+def test_fan_out_threshold(make_transfers: Builder) -> None:
+    rows = [(1, f"t{i}", F, "0x" + f"{i:040x}", ETH) for i in range(1, 4)]
+    assert len(links(make_transfers(rows), max_fan_out=4)) == 3
+    assert links(make_transfers(rows), max_fan_out=3) == []
+
+
+@pytest.mark.parametrize("category", ["exchange", "mixing_service", "defi_bridge", "hot_wallet"])
+def test_service_funder_not_linked(
+    make_transfers: Builder, make_labels: Any, category: str
+) -> None:
+    tr = make_transfers([(1, "t1", F, A, ETH)])
+    assert links(tr, make_labels([(F, "svc", category)])) == []
+    assert links(tr, make_labels([(F, "someone", "perpetrator")])) == [(A, F, "t1", 60)]
+
+
+def test_contract_funder_or_recipient_not_linked(make_transfers: Builder) -> None:
+    tr = make_transfers([(1, "t1", F, A, ETH)])
+    for address in (F, A):
+        con = pl.LazyFrame({"chain": ["ethereum"], "address": [address]}).with_columns(
+            pl.lit(None, dtype=pl.Int64).alias("block_number"),
+            pl.lit(None, dtype=pl.String).alias("transaction_hash"),
+            pl.lit(None, dtype=pl.String).alias("creator"),
+        )
+        assert links(tr, con=con) == []
+
+
+def test_sweep_links_the_emptied_address(make_transfers: Builder) -> None:
+    # A is funded by a service (not linked), then swept to R leaving 0.001 ETH for gas.
+    tr = make_transfers(
+        [(1, "t0", X, R, ETH), (2, "t1", F, A, 2 * ETH), (3, "t2", A, R, 2 * ETH - 10**15)]
+    )
+    assert (A, R, "t2", 50) in links(tr)
+
+
+def test_sweep_needs_an_empty_balance(make_transfers: Builder, make_labels: Any) -> None:
+    lab = make_labels([(F, "Binance", "exchange"), (X, "Kraken", "exchange")])
+    rows = [(1, "t0", X, R, ETH), (2, "t1", F, A, 2 * ETH)]
+    emptied = [*rows, (3, "t2", A, R, 2 * ETH - 10**16)]  # residual 0.01: still a sweep
+    kept = [*rows, (3, "t2", A, R, 2 * ETH - 10**16 - 1)]  # residual above 0.01
+    assert links(make_transfers(emptied), lab) == [(A, R, "t2", 50)]
+    assert links(make_transfers(kept), lab) == []
+    assert links(make_transfers(kept), lab, max_residual="0.02") == [(A, R, "t2", 50)]
+
+
+def test_sweep_is_the_last_transfer_out(make_transfers: Builder, make_labels: Any) -> None:
+    lab = make_labels([(F, "Binance", "exchange"), (X, "Kraken", "exchange")])
+    tr = make_transfers(
+        [
+            (1, "t0", X, R, ETH),
+            (1, "t0b", X, B, ETH),
+            (2, "t1", F, A, 2 * ETH),
+            (3, "t2", A, B, ETH),
+            (4, "t3", A, R, ETH - 10**15),
+        ]
+    )
+    assert links(tr, lab) == [(A, R, "t3", 50)]
+
+
+def test_overspent_address_is_not_a_sweep(make_transfers: Builder, make_labels: Any) -> None:
+    # More out than in (history missing): the balance cannot be checked, no sweep.
+    lab = make_labels([(F, "Binance", "exchange"), (X, "Kraken", "exchange")])
+    tr = make_transfers([(1, "t0", X, R, ETH), (2, "t1", F, A, ETH), (3, "t2", A, R, 2 * ETH)])
+    assert links(tr, lab) == []

@@ -1,0 +1,206 @@
+"""``tracer trace``: follow the seeds' funds hop by hop and write the trace's tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import polars as pl
+
+from tracer.amounts import format_units
+from tracer.cli._group import cli
+from tracer.cli.params import ADDRESS, DATA_OPTION
+from tracer.schema import CATEGORIES
+from tracer.store import Store
+from tracer.trace import (
+    DEFAULT_STOP_AT,
+    DIRECTIONS,
+    TAINT_MODEL_NAMES,
+    TraceResult,
+    TraceSpec,
+    load_trace_inputs,
+    run_trace,
+    write_trace_outputs,
+)
+
+_TOP_EXITS = 10
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _summary(result: TraceResult, out: Path) -> list[str]:
+    lines = []
+    seeds = result.seeds["address"].n_unique()
+    lines.append(
+        f"Traced {result.spec.direction} from {seeds} seed(s) on {result.chain}, "
+        f"up to {result.spec.max_hops} hops, taint model {result.spec.taint}."
+    )
+    for asset, seeded in result.seeded.items():
+        dec = result.decimals.get(asset)
+        lines.append(f"Seeded {format_units(seeded, dec)} {asset}.")
+        for model, per_asset in result.totals.items():
+            t = per_asset.get(asset)
+            if t is None:
+                continue
+            lines.append(
+                f"  {model:8} endpoints {format_units(t['endpoints'], dec)}"
+                f" | held {format_units(t['held'], dec)}"
+                f" | fees {format_units(t['fees'], dec)}"
+                f" | below min-value {format_units(t['below_min_value'], dec)}"
+            )
+    exposure = result.exposure.sort(
+        ["share_of_seed_value", "asset", "address"], descending=[True, False, False]
+    ).head(_TOP_EXITS)
+    if exposure.height:
+        lines.append(f"Top exits ({result.spec.taint}):")
+        for row in exposure.iter_rows(named=True):
+            name = row["label"] or row["category"] or "unlabelled"
+            amount = format_units(row["tainted_value"], row["decimals"])
+            share = row["share_of_seed_value"]
+            shown = f"{share:7.2%}" if share is not None else "      -"
+            lines.append(
+                f"  {shown}  {amount} {row['asset']}  {row['address']}  {name}"
+                f"  (hop {row['min_hop']})"
+            )
+    else:
+        lines.append("No endpoint reached.")
+    lines.append(
+        f"{result.flows.height} tainted flows, {result.held.height} addresses still holding "
+        f"taint. Tables written to {out}/."
+    )
+    return lines
+
+
+@cli.command("trace")
+@DATA_OPTION
+@click.option("--chain", default=None, help="Chain to trace (default: the seeds' chain).")
+@click.option("--seed", "seed", multiple=True, type=ADDRESS, help="A seed address (repeatable).")
+@click.option(
+    "--seeds",
+    "seeds_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="A seed file (any format `tracer seeds` reads); its transaction hashes are kept.",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(DIRECTIONS),
+    default="forward",
+    show_default=True,
+    help="forward: where did it go; backward: where did it come from.",
+)
+@click.option(
+    "--max-hops",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Addresses first reached at this hop are endpoints.",
+)
+@click.option(
+    "--min-value",
+    default=None,
+    help="Do not follow transfers below this amount, in whole units of each asset (0.01).",
+)
+@click.option(
+    "--taint",
+    type=click.Choice(TAINT_MODEL_NAMES),
+    default="haircut",
+    show_default=True,
+    help="Taint model of the tables (see docs/tracing.md).",
+)
+@click.option("--compare", is_flag=True, help="Also run the other models; write compare.csv.")
+@click.option(
+    "--stop-at",
+    multiple=True,
+    type=click.Choice([*CATEGORIES, "none"]),
+    help=(
+        f"Stop at this label category (repeatable; default: {', '.join(DEFAULT_STOP_AT)}; "
+        "'none': stop at no category)."
+    ),
+)
+@click.option("--since", type=click.DateTime(), default=None, help="Ignore movements before (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="Ignore movements after (UTC).")
+@click.option(
+    "--max-degree",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Stop at addresses with more transfers than this (a likely service).",
+)
+@click.option("--no-max-degree", is_flag=True, help="Never stop because of an address's degree.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Paths kept per endpoint and asset in paths.csv.",
+)
+@click.option("--no-clusters", is_flag=True, help="Ignore the clusters table.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for flows, exposure, paths, held, nodes (.csv) and trace.json.",
+)
+def trace_cmd(
+    *,
+    data: Path,
+    chain: str | None,
+    seed: tuple[str, ...],
+    seeds_file: Path | None,
+    direction: str,
+    max_hops: int,
+    min_value: str | None,
+    taint: str,
+    compare: bool,
+    stop_at: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    max_degree: int,
+    no_max_degree: bool,
+    top_k: int,
+    no_clusters: bool,
+    out: Path,
+) -> None:
+    """Trace funds from the seeds (--seed, --seeds, or the data's seeds table); write --out.
+
+    Python: tracer.trace.run_trace and tracer.trace.write_trace_outputs.
+    """
+    if seed and seeds_file:
+        msg = "pass either --seed or --seeds, not both"
+        raise click.UsageError(msg)
+    spec = TraceSpec(
+        seeds=seed,
+        direction=direction,
+        max_hops=max_hops,
+        min_value=min_value,
+        taint=taint,
+        compare=compare,
+        stop_at=tuple(c for c in stop_at if c != "none") if stop_at else DEFAULT_STOP_AT,
+        since=_utc(since),
+        until=_utc(until),
+        max_degree=None if no_max_degree else max_degree,
+        top_k_paths=top_k,
+        chain=chain,
+        use_clusters=not no_clusters,
+    )
+    inputs = load_trace_inputs(Store(data))
+    if seeds_file is not None:
+        from tracer.ingest.seeds import read_seeds
+
+        seeds: pl.DataFrame = read_seeds(seeds_file, chain=chain)
+        inputs = type(inputs)(
+            transfers=inputs.transfers,
+            transactions=inputs.transactions,
+            labels=inputs.labels,
+            clusters=inputs.clusters,
+            seeds=seeds.lazy(),
+        )
+    result = run_trace(inputs, spec)
+    write_trace_outputs(result, out)
+    for line in _summary(result, out):
+        click.echo(line)

@@ -1,0 +1,140 @@
+"""Clustering a case's data: read the tables, run the heuristics, cluster, write the results.
+
+The one entry point that ``tracer cluster`` and the case code share; the rules themselves live
+in :mod:`heuristics` (pure functions) and the union in :mod:`heuristics.cluster`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from heuristics import REGISTRY, applicable_heuristics, finish_links, run_heuristics
+from heuristics.cluster import cluster_addresses
+from heuristics.deposit_address_reuse import (
+    deposit_wallet_labels,
+    matched_deposits,
+    sender_links,
+)
+from tracer.schema import LABELS, LINKS, TRANSFERS, conform
+from tracer.store import Store
+
+__all__ = ["INPUT_TABLES", "ClusterRun", "cluster_store", "cluster_tables"]
+
+#: The tables the heuristics read.
+INPUT_TABLES = ("transfers", "approvals", "contracts", "labels", "utxo_inputs", "utxo_outputs")
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """What a clustering produced (all eager, sorted)."""
+
+    heuristics: tuple[str, ...]
+    """The heuristics run, by name."""
+    versions: dict[str, int]
+    """Each heuristic's version, for a manifest."""
+    links: pl.DataFrame
+    """``schema.LINKS`` rows the clusters were built from."""
+    clusters: pl.DataFrame
+    """``schema.CLUSTERS`` rows."""
+    cuts: pl.DataFrame
+    """What the guards cut (:data:`heuristics.cluster.CUTS`)."""
+    deposit_labels: pl.DataFrame
+    """``schema.LABELS`` rows (category ``deposit_wallet``) for deposit addresses found."""
+
+
+def cluster_tables(
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    heuristics: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    size_caps: Mapping[str, int | None] | None = None,
+) -> ClusterRun:
+    """Run heuristics over in-memory tables and cluster their links.
+
+    Parameters
+    ----------
+    tables
+        LazyFrames by table name (any of :data:`INPUT_TABLES`; missing ones are empty).
+    heuristics
+        Heuristic names; ``None`` runs every non-advisory heuristic whose required tables
+        hold rows (advisory ones, such as ``one_time_change``, run only when named).
+    params
+        Keyword parameters per heuristic, e.g. ``{"gas_funding": {"max_fan_out": 10}}``.
+    size_caps
+        Per-heuristic size caps overriding the registered defaults.
+
+    Returns
+    -------
+    ClusterRun
+        Links, clusters, the guards' cut report and deposit-wallet labels.
+    """
+    if heuristics is None:
+        present = [t for t, lf in tables.items() if lf.select(pl.len()).collect().item() > 0]
+        names = applicable_heuristics(present)
+    else:
+        names = sorted(dict.fromkeys(heuristics))
+    labels = tables.get("labels", pl.LazyFrame(schema=LABELS))
+    found = pl.DataFrame(schema=LABELS)
+    # One heuristic at a time: peak memory is the largest one's, not their sum.
+    frames: list[pl.DataFrame] = []
+    for name in names:
+        if name == "deposit_address_reuse":  # match the deposits once: links and labels
+            empty_contracts = pl.LazyFrame(schema={"chain": pl.String, "address": pl.String})
+            deposits = matched_deposits(
+                tables.get("transfers", pl.LazyFrame(schema=TRANSFERS)),
+                labels,
+                tables.get("contracts", empty_contracts),
+                **(params or {}).get(name, {}),
+            ).collect()
+            found = conform(deposit_wallet_labels(deposits.lazy()), LABELS).collect()
+            h = REGISTRY[name]
+            links = finish_links(sender_links(deposits.lazy()), name=name, version=h.version)
+            frames.append(links.collect())
+        else:
+            frames.append(run_heuristics(tables, [name], params=params).collect())
+    links_df = pl.concat(frames) if frames else pl.DataFrame(schema=LINKS)
+    result = cluster_addresses(links_df.lazy(), labels, size_caps=size_caps)
+    return ClusterRun(
+        heuristics=tuple(names),
+        versions={n: REGISTRY[n].version for n in names},
+        links=result.links.collect(),
+        clusters=result.clusters.collect(),
+        cuts=result.cuts,
+        deposit_labels=found,
+    )
+
+
+def cluster_store(
+    store: Store,
+    *,
+    heuristics: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    size_caps: Mapping[str, int | None] | None = None,
+    write: bool = True,
+) -> ClusterRun:
+    """Cluster the addresses of a case data directory and (by default) store the result.
+
+    Reads :data:`INPUT_TABLES` from ``store``, runs :func:`cluster_tables`, then commits in one
+    atomic step: ``links`` and ``clusters`` are replaced, the deposit-wallet labels appended.
+
+    Parameters
+    ----------
+    store
+        The case data directory.
+    heuristics, params, size_caps
+        As for :func:`cluster_tables`.
+    write
+        ``False`` computes without writing.
+    """
+    tables = {t: store.scan(t) for t in INPUT_TABLES if store.has(t)}
+    run = cluster_tables(tables, heuristics=heuristics, params=params, size_caps=size_caps)
+    if write:
+        store.commit(
+            {"labels": run.deposit_labels},
+            replace={"links": run.links, "clusters": run.clusters},
+        )
+    return run
