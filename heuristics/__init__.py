@@ -27,6 +27,7 @@ from tracer.schema import KEYS, LINKS, TABLES, conform
 __all__ = [
     "MODULES",
     "REGISTRY",
+    "NOT_OWNED_CATEGORIES",
     "SERVICE_CATEGORIES",
     "Heuristic",
     "applicable_heuristics",
@@ -45,6 +46,10 @@ SERVICE_CATEGORIES: tuple[str, ...] = (
     "defi_dex",
     "defi",
 )
+
+#: Categories a heuristic never links an owner to: the services, and the deposit wallets an
+#: exchange gives its customers (their first funder is the depositor, not their owner).
+NOT_OWNED_CATEGORIES: tuple[str, ...] = (*SERVICE_CATEGORIES, "deposit_wallet")
 
 _P = ParamSpec("_P")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from heuristics import SERVICE_CATEGORIES, heuristic
+from heuristics import NOT_OWNED_CATEGORIES, heuristic
 from heuristics._frames import excluded, first_per, not_in, positive
 
 __all__ = ["CONFIDENCE", "airdrop_multi_participation", "airdrops"]
@@ -113,7 +113,7 @@ def airdrop_multi_participation(
     [('0x1', '0xa', 'f1'), ('0x2', '0xa', 'f2')]
     """
     received = airdrops(transfers, min_recipients=min_recipients)
-    never = excluded(labels, contracts, SERVICE_CATEGORIES)
+    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
     moves = transfers.filter((pl.col("kind") == "token") & positive("value")).select(
         "chain",
         "asset",

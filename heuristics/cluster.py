@@ -27,7 +27,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from heuristics import REGISTRY, SERVICE_CATEGORIES
+from heuristics import NOT_OWNED_CATEGORIES, REGISTRY
 from tracer.schema import CLUSTERS, LINKS, conform
 
 __all__ = [
@@ -248,7 +248,7 @@ def cluster_addresses(
     labels: pl.LazyFrame,
     *,
     size_caps: Mapping[str, int | None] | None = None,
-    service_categories: Sequence[str] = SERVICE_CATEGORIES,
+    service_categories: Sequence[str] = NOT_OWNED_CATEGORIES,
 ) -> Clustering:
     """Union the links into clusters (connected components), with the guards applied.
 

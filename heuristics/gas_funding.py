@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import polars as pl
 
-from heuristics import SERVICE_CATEGORIES, heuristic
+from heuristics import NOT_OWNED_CATEGORIES, heuristic
 from heuristics._frames import (
     NATIVE_KINDS,
     checked_sum,
@@ -166,7 +166,7 @@ def gas_funding(
     [('0xa', '0xf', 't1', 60), ('0xa', '0xs', 't2', 60)]
     """
     native = transfers.filter(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value")).cache()
-    never = excluded(labels, contracts, SERVICE_CATEGORIES)
+    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
     pairs = pl.concat(
         [
             _first_funding(native, max_fan_out=max_fan_out),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from heuristics import SERVICE_CATEGORIES, heuristic
+from heuristics import NOT_OWNED_CATEGORIES, heuristic
 from heuristics._frames import excluded, not_in, positive
 
 __all__ = ["CONFIDENCE", "self_authorization"]
@@ -70,7 +70,7 @@ def self_authorization(
     >>> self_authorization(ap, lab, con).select("address_a", "address_b").collect().rows()
     [('0xa', '0xb')]
     """
-    never = excluded(labels, contracts, SERVICE_CATEGORIES)
+    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
     granted = approvals.filter(positive("value"))
     granted = not_in(not_in(granted, never, "spender"), never, "owner")
     return granted.select(

@@ -213,8 +213,8 @@ def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
             fix="Pin the block range the investigation covers",
         )
     ingest_rpc(
-        url,
         store,
+        url,
         from_block=source.from_block,
         to_block=source.to_block,
         chain=case.chain,
@@ -273,7 +273,7 @@ def _labels(case: Case) -> pl.DataFrame:
 def _cluster(case: Case, store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
     from tracer.clustering import cluster_store
 
-    outcome = cluster_store(store, case.heuristics)
+    outcome = cluster_store(store, heuristics=case.heuristics)
     return outcome.links, outcome.clusters
 
 
@@ -302,9 +302,7 @@ def _time(case: Case, key: str, text: str | None) -> datetime | None:
     except ValueError as e:
         msg = "not an ISO 8601 time"
         fix = 'Write e.g. "2022-03-23T00:00:00Z"'
-        raise CaseError(
-            msg, source=case.path, field=f"[trace] {key}", value=text, fix=fix
-        ) from e
+        raise CaseError(msg, source=case.path, field=f"[trace] {key}", value=text, fix=fix) from e
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -369,9 +367,7 @@ def _manifest(case: Case, work: Path, out_dir: Path, env: Mapping[str, str]) -> 
             "spec": _case_spec(case),
         },
         "inputs": _inputs(case),
-        "heuristics": {
-            name: heuristics.REGISTRY[name].version for name in sorted(case.heuristics)
-        },
+        "heuristics": {name: heuristics.REGISTRY[name].version for name in sorted(case.heuristics)},
         "chain": {"name": case.chain, "rpc_url": rpc, **_chain_facts(work)},
         "outputs": outputs,
     }
@@ -463,7 +459,7 @@ def _check_flows_on_chain(
     case = load_case(case_file)
     if case.data.rpc_url is None:
         return []
-    from tracer.ingest.rpc import check_flows
+    from tracer.ingest.onchain import check_flows
 
     url = resolve_rpc_url(case, os.environ if environ is None else environ)
     flows = pl.read_csv(out_dir / "flows.csv", infer_schema=False)

@@ -79,23 +79,30 @@ def cluster_tables(
         names = sorted(dict.fromkeys(heuristics))
     labels = tables.get("labels", pl.LazyFrame(schema=LABELS))
     found = pl.DataFrame(schema=LABELS)
-    # One heuristic at a time: peak memory is the largest one's, not their sum.
+    # One heuristic at a time: peak memory is the largest one's, not their sum. Deposit
+    # matching goes first: the deposit wallets it finds are services, which the other
+    # heuristics must not link (a deposit's first funder is the depositor, not its owner).
     frames: list[pl.DataFrame] = []
-    for name in names:
-        if name == "deposit_address_reuse":  # match the deposits once: links and labels
-            empty_contracts = pl.LazyFrame(schema={"chain": pl.String, "address": pl.String})
-            deposits = matched_deposits(
-                tables.get("transfers", pl.LazyFrame(schema=TRANSFERS)),
-                labels,
-                tables.get("contracts", empty_contracts),
-                **(params or {}).get(name, {}),
-            ).collect()
-            found = conform(deposit_wallet_labels(deposits.lazy()), LABELS).collect()
-            h = REGISTRY[name]
-            links = finish_links(sender_links(deposits.lazy()), name=name, version=h.version)
-            frames.append(links.collect())
-        else:
-            frames.append(run_heuristics(tables, [name], params=params).collect())
+    if "deposit_address_reuse" in names:
+        name = "deposit_address_reuse"
+        empty_contracts = pl.LazyFrame(schema={"chain": pl.String, "address": pl.String})
+        deposits = matched_deposits(
+            tables.get("transfers", pl.LazyFrame(schema=TRANSFERS)),
+            labels,
+            tables.get("contracts", empty_contracts),
+            **(params or {}).get(name, {}),
+        ).collect()
+        found = conform(deposit_wallet_labels(deposits.lazy()), LABELS).collect()
+        h = REGISTRY[name]
+        links = finish_links(sender_links(deposits.lazy()), name=name, version=h.version)
+        frames.append(links.collect())
+        labels = pl.concat([conform(labels, LABELS), found.lazy()], how="vertical")
+    known = {**tables, "labels": labels}
+    frames += [
+        run_heuristics(known, [name], params=params).collect()
+        for name in names
+        if name != "deposit_address_reuse"
+    ]
     links_df = pl.concat(frames) if frames else pl.DataFrame(schema=LINKS)
     result = cluster_addresses(links_df.lazy(), labels, size_caps=size_caps)
     return ClusterRun(

@@ -1,28 +1,14 @@
-"""Make ``heuristics`` resolve to the package, not to this test folder.
-
-pytest's default ``prepend`` import mode puts ``tests/`` on ``sys.path``; ``tests/heuristics``
-(no ``__init__.py``) would then shadow the ``heuristics`` package as a namespace package unless
-the repository root is on ``sys.path`` too (a regular package wins over namespace portions).
-"""
+"""Builders shared by the heuristic tests, handed out as fixtures."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
-ROOT = str(Path(__file__).resolve().parents[2])
-if ROOT not in sys.path:
-    sys.path.append(ROOT)
+import polars as pl
+import pytest
 
-
-# Builders shared by the heuristic tests, handed out as fixtures.
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-import polars as pl  # noqa: E402
-import pytest  # noqa: E402
-
-from tracer.schema import LABELS, TRANSFERS  # noqa: E402
+from tracer.schema import LABELS, TRANSFERS
 
 TransfersBuilder = Callable[[list[tuple[Any, ...]]], pl.LazyFrame]
 LabelsBuilder = Callable[[list[tuple[str, str, str]]], pl.LazyFrame]

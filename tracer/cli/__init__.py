@@ -1,6 +1,7 @@
 """The command line: thin click commands, each one library call (see docs/cli.md)."""
 
 # Each module registers its commands on ``cli`` when imported.
+from tracer.cli import case as _case  # noqa: F401  (registers `investigate`, `verify`)
 from tracer.cli import cluster as _cluster  # noqa: F401  (registers `cluster`, `explain`)
 from tracer.cli import ingest as _ingest  # noqa: F401  (registers commands)
 from tracer.cli import report as _report  # noqa: F401  (registers `report`)

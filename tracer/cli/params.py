@@ -13,7 +13,7 @@ from tracer.errors import InputError
 __all__ = ["ADDRESS", "DATA_OPTION", "AddressType"]
 
 
-class AddressType(click.ParamType):
+class AddressType(click.ParamType):  # type: ignore[type-arg]
     """An address, normalised for the chain given by ``--chain`` (default ethereum)."""
 
     name = "address"

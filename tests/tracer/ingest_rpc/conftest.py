@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from rpc_chain import Behaviour, Chain, FaultServer, build_scenario
 
+from tests.tracer.ingest_rpc.rpc_chain import Behaviour, Chain, FaultServer, build_scenario
 from tracer.devnode import DevNode, start_anvil
 
 

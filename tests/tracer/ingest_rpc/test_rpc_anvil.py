@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from rpc_chain import ETHER, Chain
 
+from tests.tracer.ingest_rpc.rpc_chain import ETHER, Chain
 from tracer.cli import cli
 from tracer.ingest._jsonrpc import Call, HttpTransport, RpcClient
 from tracer.ingest.rpc import ingest_rpc

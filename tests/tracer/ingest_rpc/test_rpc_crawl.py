@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 import pytest
-from rpc_chain import Chain
-from test_rpc_anvil import TRANSFER_COLUMNS, WithoutMethods
 
+from tests.tracer.ingest_rpc.rpc_chain import Chain
+from tests.tracer.ingest_rpc.test_rpc_anvil import TRANSFER_COLUMNS, WithoutMethods
 from tracer.ingest._jsonrpc import RpcClient
 from tracer.ingest.crawl import crawl
 from tracer.ingest.rpc import ingest_rpc

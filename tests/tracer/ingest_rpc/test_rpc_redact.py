@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from rpc_chain import Behaviour, Chain, FaultServer
 
+from tests.tracer.ingest_rpc.rpc_chain import Behaviour, Chain, FaultServer
 from tracer.cli import cli
 from tracer.devnode import free_port
 from tracer.errors import TracerError

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from rpc_chain import Chain
 
+from tests.tracer.ingest_rpc.rpc_chain import Chain
 from tracer.ingest.rpc import ingest_rpc
 from tracer.schema import KEYS, TABLES
 from tracer.store import Store

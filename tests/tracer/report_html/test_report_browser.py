@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_fixture import HOSTILE, SEED, TITLE, big_trace
 
+from tests.tracer.report_html.report_fixture import HOSTILE, SEED, TITLE, big_trace
 from tracer.report.html import render_report
 
 pytestmark = pytest.mark.browser

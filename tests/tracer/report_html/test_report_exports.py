@@ -10,8 +10,17 @@ from typing import Any
 
 import networkx as nx
 import stix2
-from report_fixture import DEPOSIT, ETH, HELD, HOSTILE, SEED, TITLE, TOKEN, A
 
+from tests.tracer.report_html.report_fixture import (
+    DEPOSIT,
+    ETH,
+    HELD,
+    HOSTILE,
+    SEED,
+    TITLE,
+    TOKEN,
+    A,
+)
 from tracer.report.exports import STIX_NAMESPACE, write_exports
 
 NAMES = ["graph.json", "graph.graphml", "graph.gexf", "stix.json"]

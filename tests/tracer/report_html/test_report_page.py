@@ -11,8 +11,16 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from report_fixture import BRIDGE, DEPOSIT, HOSTILE, SEED, TITLE, big_trace, page_data
 
+from tests.tracer.report_html.report_fixture import (
+    BRIDGE,
+    DEPOSIT,
+    HOSTILE,
+    SEED,
+    TITLE,
+    big_trace,
+    page_data,
+)
 from tracer.report.graph import build_graph, layout_by_hop, read_trace, reduce_graph
 from tracer.report.html import embed_json, render_html, render_report
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import polars as pl
-from report_fixture import page_data
 
+from tests.tracer.report_html.report_fixture import page_data
 from tracer.ingest.files import ingest_files
 from tracer.ingest.labels import ingest_labels
 from tracer.ingest.seeds import ingest_seeds

@@ -8,8 +8,13 @@ from typing import Any
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trace_tables import labels_frame, seeds_frame, transactions_frame, transfers_frame
 
+from tests.tracer.trace_engine.trace_tables import (
+    labels_frame,
+    seeds_frame,
+    transactions_frame,
+    transfers_frame,
+)
 from tracer.trace import TraceInputs, TraceSpec, run_trace
 
 NAMES = ["S", "A", "B", "C", "D", "X", "Y"]  # X, Y: exchanges; C, D also get clean money

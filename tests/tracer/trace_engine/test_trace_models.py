@@ -7,8 +7,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-from trace_tables import labels_frame, seeds_frame, transactions_frame, transfers_frame
 
+from tests.tracer.trace_engine.trace_tables import (
+    labels_frame,
+    seeds_frame,
+    transactions_frame,
+    transfers_frame,
+)
 from tracer.trace import TraceInputs, TraceResult, TraceSpec, run_trace
 
 MODELS = ("poison", "haircut", "fifo")
@@ -406,7 +411,7 @@ def test_clusters_hops_inside_are_free_and_deposit_leads_to_exchange() -> None:
 def test_since_until_window() -> None:
     from datetime import timedelta
 
-    from trace_tables import block_time
+    from tests.tracer.trace_engine.trace_tables import block_time
 
     rows = [("S", "A", 10, 1), ("A", "B", 10, 5), ("B", "C", 10, 9)]
     result = trace(rows, since=block_time(1), until=block_time(5))

@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 from click.testing import CliRunner
-from trace_tables import labels_frame, seeds_frame, transfers_frame
 
+from tests.tracer.trace_engine.trace_tables import labels_frame, seeds_frame, transfers_frame
 from tracer.cli import cli
 from tracer.schema import EXPOSURE, FLOWS, HELD, NODES, PATHS
 from tracer.store import Store
