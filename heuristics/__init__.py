@@ -26,8 +26,8 @@ from tracer.schema import KEYS, LINKS, TABLES, conform
 
 __all__ = [
     "MODULES",
-    "REGISTRY",
     "NOT_OWNED_CATEGORIES",
+    "REGISTRY",
     "SERVICE_CATEGORIES",
     "Heuristic",
     "applicable_heuristics",

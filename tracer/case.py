@@ -200,7 +200,14 @@ def _is_data_dir(path: Path) -> bool:
 
 
 def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
-    from tracer.ingest.rpc import ingest_rpc  # imported here: web3 is slow to import
+    """Fetch into the case's RPC cache (resumable, reused by the next run), then copy it in.
+
+    ``fetch = "range"`` takes every block of the range (what clustering over the whole
+    neighbourhood needs); ``fetch = "crawl"`` only the transactions a trace from the seeds can
+    reach (:func:`tracer.ingest.crawl.crawl`), which is far less on mainnet.
+    """
+    from tracer.ingest.crawl import crawl  # imported here: web3 is slow to import
+    from tracer.ingest.rpc import ingest_rpc
 
     url = resolve_rpc_url(case, env)
     source = case.data
@@ -212,15 +219,41 @@ def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
             field="[data] to_block",
             fix="Pin the block range the investigation covers",
         )
-    ingest_rpc(
-        store,
-        url,
-        from_block=source.from_block,
-        to_block=source.to_block,
-        chain=case.chain,
-        confirmations=source.confirmations,
-    )
+    assert source.cache is not None  # set for every rpc source
+    cache = Store(source.cache)
+    if source.fetch == "crawl":
+        crawl(
+            cache,
+            url,
+            _seeds(case)["address"].to_list(),
+            direction=case.trace.direction,  # type: ignore[arg-type]
+            max_hops=case.trace.max_hops,
+            since_block=source.from_block,
+            until_block=source.to_block,
+            chain=case.chain,
+            confirmations=source.confirmations,
+        )
+    else:
+        ingest_rpc(
+            cache,
+            url,
+            from_block=source.from_block,
+            to_block=source.to_block,
+            chain=case.chain,
+            confirmations=source.confirmations,
+        )
+    lo, hi = source.from_block, source.to_block
+    tables = {}
+    for table in _RPC_TABLES:
+        frame = cache.scan(table)
+        if "block_number" in frame.collect_schema():
+            frame = frame.filter(pl.col("block_number").is_between(lo, hi))
+        tables[table] = frame.collect()
+    store.commit(tables)
     return []
+
+
+_RPC_TABLES = ("blocks", "transactions", "transfers", "approvals", "tokens", "contracts")
 
 
 def resolve_rpc_url(case: Case, env: Mapping[str, str]) -> str:

@@ -37,6 +37,8 @@ class DataSource:
     from_block: int | None = None
     to_block: int | None = None
     confirmations: int = 0
+    fetch: str = "range"  # "range": every block of the range; "crawl": what the trace reaches
+    cache: Path | None = None  # where fetched rows are kept between runs (rpc sources)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,17 @@ _KEYS: Mapping[str, frozenset[str]] = {
     "case": frozenset({"title", "chain", "description"}),
     "seeds": frozenset({"files", "addresses"}),
     "data": frozenset(
-        {"files", "format", "map", "rpc_url", "from_block", "to_block", "confirmations"}
+        {
+            "files",
+            "format",
+            "map",
+            "rpc_url",
+            "from_block",
+            "to_block",
+            "confirmations",
+            "fetch",
+            "cache",
+        }
     ),
     "labels": frozenset({"files"}),
     "heuristics": frozenset({"enabled", "versions"}),
@@ -238,12 +250,18 @@ def _data_source(data: _Reader) -> DataSource:
         blocks[key] = value
     if has_rpc:
         url = data.get("rpc_url", str)
+        cache = data.get("cache", str, "rpc-cache")
         return DataSource(
             rpc_url=url,
             from_block=blocks["from_block"],
             to_block=blocks["to_block"],
             confirmations=blocks["confirmations"] or 0,
+            fetch=data.choice("fetch", ("range", "crawl"), "range"),
+            cache=(data.path.parent / cache).resolve(),
         )
+    for key in ("fetch", "cache", "from_block", "to_block", "confirmations"):
+        if key in data.table:
+            data.fail("only an rpc source takes this key", key, data.table[key], "Remove it")
     return DataSource(
         files=data.files("files"),
         format=data.choice("format", _FILE_FORMATS, "auto"),

@@ -141,6 +141,28 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
 )
 @click.option("--no-clusters", is_flag=True, help="Ignore the clusters table.")
 @click.option(
+    "--rpc-url",
+    envvar="TRACER_RPC_URL",
+    default=None,
+    help=(
+        "Fetch what the trace reaches from this node first (ots_ search, or a block scan), "
+        "cached in --data; also TRACER_RPC_URL. Never printed unredacted."
+    ),
+)
+@click.option("--from-block", type=click.IntRange(min=0), default=None, help="Crawl from block.")
+@click.option(
+    "--to-block",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Crawl to block (pin it: a re-run is then answered from --data alone).",
+)
+@click.option(
+    "--confirmations",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Crawl only blocks this far behind the head (default: 64, or 0 on a dev chain).",
+)
+@click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
@@ -164,6 +186,10 @@ def trace_cmd(
     no_max_degree: bool,
     top_k: int,
     no_clusters: bool,
+    rpc_url: str | None,
+    from_block: int | None,
+    to_block: int | None,
+    confirmations: int | None,
     out: Path,
 ) -> None:
     """Trace funds from the seeds (--seed, --seeds, or the data's seeds table); write --out.
@@ -188,11 +214,40 @@ def trace_cmd(
         chain=chain,
         use_clusters=not no_clusters,
     )
-    inputs = load_trace_inputs(Store(data))
+    store = Store(data)
+    seeds: pl.DataFrame | None = None
     if seeds_file is not None:
         from tracer.ingest.seeds import read_seeds
 
-        seeds: pl.DataFrame = read_seeds(seeds_file, chain=chain)
+        seeds = read_seeds(seeds_file, chain=chain)
+    if rpc_url:
+        from tracer.ingest.crawl import crawl
+        from tracer.redact import redact_url
+
+        if seed:
+            starts = list(seed)
+        elif seeds is not None:
+            starts = seeds["address"].to_list()
+        else:
+            starts = store.scan("seeds").select("address").collect()["address"].to_list()
+        report = crawl(
+            store,
+            rpc_url,
+            starts,
+            direction=direction,  # type: ignore[arg-type]
+            max_hops=max_hops,
+            since_block=from_block,
+            until_block=to_block,
+            chain=chain or "ethereum",
+            confirmations=confirmations,
+        )
+        click.echo(
+            f"Crawled {redact_url(rpc_url)} ({report.method}): {report.addresses} addresses, "
+            f"blocks {report.since_block}-{report.until_block}, {report.calls} RPC calls.",
+            err=True,
+        )
+    inputs = load_trace_inputs(store)
+    if seeds is not None:
         inputs = type(inputs)(
             transfers=inputs.transfers,
             transactions=inputs.transactions,
