@@ -153,7 +153,7 @@ def _run(case: Case, work: Path, env: Mapping[str, str]) -> list[str]:
     links, clusters = _cluster(case, store)
     links.write_csv(work / "links.csv")
     clusters.write_csv(work / "clusters.csv")
-    spec = _trace_spec(case, seeds)
+    spec = _trace_spec(case)
     result = trace_store(store, spec)
     write_trace_outputs(result, work)
     render_report(work, title=case.title)
@@ -310,10 +310,10 @@ def _cluster(case: Case, store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
     return outcome.links, outcome.clusters
 
 
-def _trace_spec(case: Case, seeds: pl.DataFrame) -> TraceSpec:
+def _trace_spec(case: Case) -> TraceSpec:
     settings = case.trace
     return TraceSpec(
-        seeds=tuple(sorted(set(seeds["address"].to_list()))),
+        seeds=(),  # the seeds table: a seed with a theft transaction seeds only that inflow
         direction=settings.direction,
         max_hops=settings.max_hops,
         min_value=settings.min_value,
