@@ -10,7 +10,7 @@ import polars as pl
 
 from tracer.amounts import format_units
 from tracer.cli._group import cli
-from tracer.cli.params import ADDRESS, DATA_OPTION
+from tracer.cli.params import ADDRESS
 from tracer.schema import CATEGORIES
 from tracer.store import Store
 from tracer.trace import (
@@ -77,7 +77,14 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
 
 
 @cli.command("trace")
-@DATA_OPTION
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The case data directory; with --rpc-url, where fetched rows are cached "
+    "(default: OUT/data).",
+)
 @click.option("--chain", default=None, help="Chain to trace (default: the seeds' chain).")
 @click.option("--seed", "seed", multiple=True, type=ADDRESS, help="A seed address (repeatable).")
 @click.option(
@@ -170,7 +177,7 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
 )
 def trace_cmd(
     *,
-    data: Path,
+    data: Path | None,
     chain: str | None,
     seed: tuple[str, ...],
     seeds_file: Path | None,
@@ -214,6 +221,11 @@ def trace_cmd(
         chain=chain,
         use_clusters=not no_clusters,
     )
+    if data is None:
+        if not rpc_url:
+            msg = "pass --data DIR (a case data directory) or --rpc-url URL"
+            raise click.UsageError(msg)
+        data = out / "data"
     store = Store(data)
     seeds: pl.DataFrame | None = None
     if seeds_file is not None:
