@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from tracer.case import investigate, verify
 from tracer.cli import cli
 from tracer.devnode import DevNode, start_anvil
+from tracer.ingest.onchain import check_flows
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CASES = sorted(p.parent.name for p in FIXTURES.glob("*/case.toml"))
@@ -156,7 +158,32 @@ def test_the_rpc_run_equals_the_file_run(
     assert differ == []
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert manifest["chain"]["rpc_url"] == "env:TRACER_TEST_NODE"  # as written, never the URL
-    assert verify(result.out_dir, environ=env).ok
+    assert verify(result.out_dir, environ=env).ok  # every flow checked on the node
+
+    # A flow the chain does not show is named: a changed amount, a made-up transaction.
+    flows = pl.read_csv(result.out_dir / "flows.csv", infer_schema=False)
+    assert {"native", "internal"} <= set(flows["kind"])
+    first = flows.row(0, named=True)
+    forged = pl.concat(
+        [
+            flows.head(1).with_columns(pl.lit(str(int(first["value"]) + 1)).alias("value")),
+            flows.head(1).with_columns(pl.lit("0x" + "ab" * 32).alias("transaction_hash")),
+        ]
+    )
+    # Token movements (the trace above reaches none: the swap changes the asset) are checked
+    # against the receipt's Transfer log at the row's log index.
+    tokens = (
+        pl.read_parquet(result.out_dir / "data" / "transfers" / "*.parquet")
+        .filter(pl.col("kind") == "token")
+        .select(pl.all().cast(pl.String))
+    )
+    assert tokens.height > 0
+    assert check_flows(node.url, tokens) == []
+    problems = check_flows(node.url, forged)
+    assert len(problems) == 2
+    assert "the chain shows" in problems[0]
+    assert str(int(first["value"]) + 1) in problems[0]
+    assert problems[1].endswith("the node has no such transaction")
 
     # A second run answers from the cache: the node is no longer needed.
     again = investigate(
