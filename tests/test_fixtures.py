@@ -158,6 +158,7 @@ def test_the_rpc_run_equals_the_file_run(
     assert differ == []
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert manifest["chain"]["rpc_url"] == "env:TRACER_TEST_NODE"  # as written, never the URL
+    assert manifest["chain"]["chain_id"] == 31337
     assert verify(result.out_dir, environ=env).ok  # every flow checked on the node
 
     # A flow the chain does not show is named: a changed amount, a made-up transaction.

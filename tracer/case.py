@@ -242,6 +242,7 @@ def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
             chain=case.chain,
             confirmations=source.confirmations,
         )
+    _remember_chain_id(source.cache, url)
     lo, hi = source.from_block, source.to_block
     tables = {}
     for table in _RPC_TABLES:
@@ -253,6 +254,17 @@ def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
     return []
 
 
+def _remember_chain_id(cache: Path, url: str) -> None:
+    """Ask the node its chain id once; the cache keeps it for runs that make no RPC call."""
+    from tracer.ingest.rpc import open_client
+
+    path = cache / _CHAIN_ID
+    if not path.is_file():
+        with open_client(url) as client:
+            path.write_text(str(int(client.call("eth_chainId"), 16)) + "\n", encoding="utf-8")
+
+
+_CHAIN_ID = "chain_id"
 _RPC_TABLES = ("blocks", "transactions", "transfers", "approvals", "tokens", "contracts")
 
 
@@ -373,14 +385,18 @@ def _relative(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base)).as_posix()
 
 
-def _chain_facts(work: Path) -> dict[str, Any]:
+def _chain_facts(case: Case, work: Path) -> dict[str, Any]:
+    """Chain id (known for an RPC source) and the block bounds of the transfers used."""
+    chain_id = None
+    if case.data.cache is not None and (case.data.cache / _CHAIN_ID).is_file():
+        chain_id = int((case.data.cache / _CHAIN_ID).read_text(encoding="utf-8"))
     store = Store(work / "data")
     blocks = store.scan("transfers").select(
         pl.col("block_number").min().alias("from_block"),
         pl.col("block_number").max().alias("to_block"),
     )
     row = blocks.collect().row(0, named=True)
-    return {"from_block": row["from_block"], "to_block": row["to_block"]}
+    return {"chain_id": chain_id, "from_block": row["from_block"], "to_block": row["to_block"]}
 
 
 def _manifest(case: Case, work: Path, out_dir: Path, env: Mapping[str, str]) -> dict[str, Any]:
@@ -401,7 +417,7 @@ def _manifest(case: Case, work: Path, out_dir: Path, env: Mapping[str, str]) -> 
         },
         "inputs": _inputs(case),
         "heuristics": {name: heuristics.REGISTRY[name].version for name in sorted(case.heuristics)},
-        "chain": {"name": case.chain, "rpc_url": rpc, **_chain_facts(work)},
+        "chain": {"name": case.chain, "rpc_url": rpc, **_chain_facts(case, work)},
         "outputs": outputs,
     }
 
