@@ -19,6 +19,11 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from tests.tracer.report_html.test_report_browser import (  # the fixture, too
+    Visit,
+    browser,  # noqa: F401
+    open_report,
+)
 from tracer.case import investigate, verify
 from tracer.cli import cli
 from tracer.devnode import DevNode, start_anvil
@@ -109,6 +114,29 @@ def test_verify_accepts_a_run_and_names_what_changed(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "changed input: labels.csv" in result.output
     assert "changed output: exposure.csv" in result.output
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", CASES)
+def test_each_report_opens_offline_in_chromium(
+    name: str,
+    runs: dict[str, Path],
+    browser: Any,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Network off, no request, no console error, every node and edge of graph.json drawn."""
+    graph = json.loads((runs[name] / "graph.json").read_text())
+    visit = Visit()
+    page = open_report(browser, runs[name] / "report.html", visit)
+    counts = page.evaluate(
+        "() => ({nodes: window.tracerReport.data.nodes.length,"
+        " edges: window.tracerReport.data.edges.length})"
+    )
+    page.screenshot(path=str(runs[name] / "report.png"))
+    page.context.close()
+    assert visit.requests == []
+    assert visit.errors == []
+    assert visit.dialogs == []
+    assert counts == {"nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
 
 
 # --- the evm-exchange-hack case from a node --------------------------------------------------
