@@ -30,7 +30,6 @@ chromium:
 
 demo: install
 	@$(BIN)/tracer investigate $(DEMO_CASE) --out $(DEMO_OUT)
-	@echo "Report: $(abspath $(DEMO_OUT))/report.html"
 
 lint: install
 	$(BIN)/ruff check tracer heuristics tests bench fixtures tools
