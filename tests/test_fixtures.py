@@ -57,7 +57,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_every_case_has_its_parts() -> None:
-    assert {"evm-exchange-hack", "peel-chain-demo"} <= set(CASES)
+    assert {"evm-exchange-hack", "peel-chain-demo", "ronin-lazarus-real"} <= set(CASES)
     for name in CASES:
         case = FIXTURES / name
         assert (case / "README.md").is_file(), name

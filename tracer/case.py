@@ -29,7 +29,7 @@ import heuristics
 from tracer import __version__
 from tracer.casefile import Case, load_case
 from tracer.errors import CaseError, DataMissing, HeuristicVersionMismatch, InputError
-from tracer.ingest.files import expand_paths, ingest_files, sha256_file
+from tracer.ingest.files import ingest_files, sha256_file
 from tracer.ingest.labels import read_labels
 from tracer.ingest.seeds import read_seeds
 from tracer.redact import redact_url
@@ -371,8 +371,8 @@ def _inputs(case: Case) -> list[dict[str, str]]:
         for path in group:
             if _is_data_dir(path):
                 paths += sorted(p for p in path.rglob("*.parquet") if p.is_file())
-            elif path.is_dir():
-                paths += expand_paths([path])
+            elif path.is_dir():  # every file below it: CSV, JSON lines, TagPack YAML...
+                paths += sorted(p for p in path.rglob("*") if p.is_file())
             else:
                 paths.append(path)
     seen: dict[str, str] = {}

@@ -29,6 +29,7 @@ from tracer.trace.expand import (
     expand,
     hashes_of,
     node_hash,
+    time_key,
     windowed_transfers,
 )
 from tracer.trace.models import TAINT_MODELS, Taint, TaintPlan
@@ -153,16 +154,8 @@ def _seed_starts(
     if by_tx.height:
         sign = 1 if spec.direction == "forward" else -1
         keys = (
-            windowed.filter(
-                pl.col("transaction_hash").is_in(by_tx["transaction_hash"].unique().implode())
-            )
-            .select(
-                "transaction_hash",
-                (
-                    (pl.col("block_number") * (1 << 20) + pl.col("transaction_index").fill_null(0))
-                    * sign
-                ).alias("_t"),
-            )
+            windowed.select("transaction_hash", (time_key() * sign).alias("_t"))
+            .filter(pl.col("transaction_hash").is_in(by_tx["transaction_hash"].unique().implode()))
             .unique()
             .collect()
         )
@@ -255,6 +248,7 @@ def _hop_frame(
     )
     order = [
         "block_number",
+        "block_timestamp",
         "transaction_index",
         "_phase",
         "_kr",

@@ -34,6 +34,7 @@ __all__ = [
     "hashes_of",
     "min_value_thresholds",
     "node_hash",
+    "time_key",
     "windowed_transfers",
 ]
 
@@ -101,6 +102,33 @@ def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
     return (lv > lt) | ((lv == lt) & (value >= threshold))
 
 
+def time_key() -> pl.Expr:
+    """The replay order of a transfer as one Int64: ``block_number * 2**20 + transaction_index``.
+
+    Exports without block numbers (Dune, spreadsheets: ``mapped`` files) carry only the block
+    time: when any row of the frame lacks a block number, every row is keyed by its
+    ``block_timestamp`` in seconds instead, so that one scale orders them all.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2022, 3, 23, 13, 16, 57, tzinfo=UTC)
+    >>> pl.DataFrame(
+    ...     {"block_number": [None], "transaction_index": [None], "block_timestamp": [t]},
+    ...     schema={
+    ...         "block_number": pl.Int64,
+    ...         "transaction_index": pl.Int64,
+    ...         "block_timestamp": pl.Datetime("us", "UTC"),
+    ...     },
+    ... ).select(time_key()).item() == 1648041417 * 2**20
+    True
+    """
+    position = pl.col("transaction_index").fill_null(0)
+    by_block = pl.col("block_number") * _TX_SHIFT + position
+    by_time = pl.col("block_timestamp").dt.epoch("s") * _TX_SHIFT + position
+    return pl.when(pl.col("block_number").is_null().any()).then(by_time).otherwise(by_block)
+
+
 def compact_transfers(
     windowed: pl.LazyFrame, *, direction: str, min_value: str | None
 ) -> pl.LazyFrame:
@@ -128,9 +156,7 @@ def compact_transfers(
     return windowed.select(
         node_hash(src).alias("_src"),
         node_hash(dst).alias("_dst"),
-        (
-            (pl.col("block_number") * _TX_SHIFT + pl.col("transaction_index").fill_null(0)) * sign
-        ).alias("_t"),
+        (time_key() * sign).alias("_t"),
         ((pl.col("kind") == "utxo") & (pl.col(src) == pl.col("transaction_hash"))).alias(
             "_from_tx"
         ),

@@ -100,6 +100,18 @@ class TraceResult:
         return out
 
 
+#: Chain order, by time when an export gave no block numbers.
+_FLOW_ORDER = [
+    "block_number",
+    "block_timestamp",
+    "transaction_hash",
+    "kind",
+    "idx",
+    "from_address",
+    "to_address",
+]
+
+
 def _floor(amount: Amount) -> int:
     return int(amount) if isinstance(amount, int) else amount.numerator // amount.denominator
 
@@ -229,10 +241,7 @@ def build_result(
 
     # flows
     flows = conform(main.flows.with_columns(pl.lit(chain).alias("chain")), FLOWS).collect()
-    flows = flows.sort(
-        ["block_number", "transaction_hash", "kind", "idx", "from_address", "to_address"],
-        nulls_last=True,
-    )
+    flows = flows.sort(_FLOW_ORDER, nulls_last=True)
 
     # exposure
     ts = events["block_timestamp"].to_list()
