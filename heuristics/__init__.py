@@ -77,6 +77,11 @@ class Heuristic:
     size_cap
         Default largest component its links alone may form before :mod:`heuristics.cluster`
         cuts them (``None``: no cap).
+    joins_services
+        Its links prove common control (one party signed for both addresses), so a link to a
+        service makes the other address the service's: :mod:`heuristics.cluster` keeps it
+        instead of cutting it at the service (an exchange co-spending a deposit address with
+        its hot wallet shows that it holds both keys).
     """
 
     name: str
@@ -87,6 +92,7 @@ class Heuristic:
     requires: tuple[str, ...]
     advisory: bool = False
     size_cap: int | None = None
+    joins_services: bool = False
 
 
 REGISTRY: dict[str, Heuristic] = {}
@@ -140,6 +146,7 @@ def heuristic(
     requires: Sequence[str] | None = None,
     advisory: bool = False,
     size_cap: int | None = None,
+    joins_services: bool = False,
 ) -> Callable[[Callable[_P, pl.LazyFrame]], Callable[_P, pl.LazyFrame]]:
     """Register a heuristic and make its output carry provenance.
 
@@ -163,6 +170,8 @@ def heuristic(
         Reported, but used for clustering only when asked for by name.
     size_cap
         Default largest component its links alone may form (see :mod:`heuristics.cluster`).
+    joins_services
+        Its links prove common control and cross the service guard (see :class:`Heuristic`).
     """
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
@@ -186,6 +195,7 @@ def heuristic(
             requires=tuple(requires) if requires is not None else tuple(tables[:1]),
             advisory=advisory,
             size_cap=size_cap,
+            joins_services=joins_services,
         )
         return wrapper
 

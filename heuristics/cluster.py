@@ -8,8 +8,10 @@ across runs and row orders.
 
 Two guards keep one wrong link from merging thousands of unrelated users:
 
-* a link touching an address labelled as a service (exchange, mixer, bridge, DeFi) is cut:
-  clusters never merge through a service;
+* a link touching an address labelled as a service (exchange, mixer, bridge, DeFi, deposit
+  wallet) is cut: clusters never merge through a service. The exception is a heuristic whose
+  links prove common control (``joins_services``: multi-input, where one party signed for
+  every input): its link makes the other address part of the service's cluster;
 * each heuristic has a size cap: a component that one heuristic's links alone would make
   larger than its cap is not trusted, and that heuristic's links inside it are cut.
 
@@ -171,8 +173,9 @@ def _cut_services(
     if services.is_empty():
         return links, []
     svc = services.get_column("address").implode()
-    touches_a = pl.col("address_a").is_in(svc)
-    touches_b = pl.col("address_b").is_in(svc)
+    joining = [name for name, h in REGISTRY.items() if h.joins_services]
+    touches_a = pl.col("address_a").is_in(svc) & ~pl.col("heuristic").is_in(joining)
+    touches_b = pl.col("address_b").is_in(svc) & ~pl.col("heuristic").is_in(joining)
     cut = links.filter(touches_a | touches_b)
     if cut.is_empty():
         return links, []
@@ -301,11 +304,15 @@ def cluster_addresses(
     ...         "lastmod": [None],
     ...     }
     ... )
-    >>> result = cluster_addresses(lk, lab)
+    >>> result = cluster_addresses(lk, lab)  # Mt. Gox signed for 1b and 1c: all three are its
+    >>> result.clusters.select("address", "cluster_id", "cluster_size", "label").collect().rows()
+    [('1a', '1a', 3, 'Mt. Gox'), ('1b', '1a', 3, 'Mt. Gox'), ('1c', '1a', 3, 'Mt. Gox')]
+    >>> gas = lk.with_columns(pl.lit("gas_funding").alias("heuristic"))  # no proof of control
+    >>> result = cluster_addresses(gas, lab)
     >>> result.clusters.select("address", "cluster_id", "cluster_size").collect().rows()
     [('1a', '1a', 2), ('1b', '1a', 2)]
     >>> result.cuts.select("heuristic", "reason", "address", "links_cut").rows()
-    [('multi_input', 'service', '1c', 1)]
+    [('gas_funding', 'service', '1c', 1)]
     """
     caps = _default_caps()
     caps.update(size_caps or {})

@@ -100,6 +100,7 @@ def coinjoin_transactions(
     tables=("utxo_inputs", "utxo_outputs"),
     requires=("utxo_inputs",),
     size_cap=None,
+    joins_services=True,
 )
 def multi_input(
     utxo_inputs: pl.LazyFrame,

@@ -73,12 +73,26 @@ def test_components_and_smallest_address_as_id() -> None:
 
 
 def test_never_merges_through_a_service() -> None:
-    lk = links([("a", "m", "multi_input", "t1"), ("m", "z", "multi_input", "t2")])
+    lk = links([("a", "m", "gas_funding", "t1"), ("m", "z", "gas_funding", "t2")])
     lab = labels([("m", "Mixer", "mixing_service", 50, True)])
     result = cluster_addresses(lk, lab)
     assert result.clusters.collect().is_empty()
     assert result.cuts.select("reason", "address", "links_cut").rows() == [("service", "m", 2)]
     assert result.links.collect().is_empty()
+
+
+def test_proof_of_control_joins_the_service_in_any_order() -> None:
+    # An exchange co-spends its hot wallet with two deposit addresses: it holds all three keys.
+    # The star of multi_input links points at the smallest input, whichever that is.
+    for hot in ("1AHot", "1ZHot"):
+        inputs = sorted([hot, "1Dep1", "1Dep2"])
+        lk = links([(inputs[0], other, "multi_input", "t1") for other in inputs[1:]])
+        lab = labels([(hot, "Exchange", "exchange", 50, True)])
+        result = cluster_addresses(lk, lab)
+        out = result.clusters.collect()
+        assert sorted(out.get_column("address")) == inputs
+        assert set(out.get_column("label")) == {"Exchange"}
+        assert result.cuts.is_empty()
 
 
 def test_size_cap_cuts_only_that_heuristic() -> None:
