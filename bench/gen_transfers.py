@@ -12,6 +12,12 @@ The same ``n`` and ``seed`` always give the same rows. The world:
   withdrawals from the exchanges;
 * about one address per five transfers (4M addresses for 20M transfers).
 
+Amounts are drawn in gwei (at most 10^11 gwei, far inside int64) and written as exact decimal
+strings of wei by appending nine zeros to the gwei digits: no value passes through a 64-bit
+integer in wei (10^11 gwei = 10^20 wei would overflow it), so every ``value`` is a
+non-negative decimal string. A deposit's forward is the deposit minus at most 0.01 ETH of gas,
+and every deposit is at least 0.02 ETH, so forwards are positive too.
+
 Run ``python -m bench.gen_transfers N DIR`` to write ``DIR/transfers`` and ``DIR/labels`` as a
 case data directory.
 """
@@ -30,7 +36,7 @@ from tracer.schema import LABELS, TRANSFERS
 __all__ = ["N_EXCHANGES", "generate_labels", "generate_transfers", "write_case"]
 
 N_EXCHANGES = 20
-_GWEI = 10**9
+_GWEI_DIGITS = "000000000"  # appended to an amount in gwei, gives it in wei
 _FUNDING_BLOCKS = 1_000_000
 
 
@@ -58,6 +64,12 @@ def generate_labels(n_transfers: int, *, seed: int = 0) -> pl.LazyFrame:
     """The labels of the world of :func:`generate_transfers` (its exchanges' hot wallets)."""
     del n_transfers, seed  # the exchanges are the same in every world
     return _exchange_labels().lazy()
+
+
+def _wei(gwei: pl.Expr) -> pl.Expr:
+    """Exact decimal string of wei from a non-negative integer amount in gwei."""
+    digits = gwei.cast(pl.String)
+    return pl.when(gwei == 0).then(pl.lit("0")).otherwise(digits + _GWEI_DIGITS)
 
 
 def _pick(
@@ -93,16 +105,16 @@ def generate_transfers(n_transfers: int, *, seed: int = 0) -> pl.LazyFrame:
     fund_src = np.where(
         is_main, rng.integers(0, N_EXCHANGES, n_wallets), first_wallet[wallet_actor]
     )
-    fund_value = rng.integers(10**7, 10**9, n_wallets) * _GWEI
+    fund_value = rng.integers(10**7, 10**9, n_wallets)  # gwei, like every amount here
     fund_block = rng.integers(0, _FUNDING_BLOCKS, n_wallets)
 
     # 2. Deposits (two transfers each): a wallet of the actor -> its deposit address -> hot wallet.
     n_deposits = min((n - n_wallets) * 3 // 10 // 2, n)
     dep_actor = _pick(rng, sizes.astype(np.float64), n_deposits)
     dep_wallet = first_wallet[dep_actor] + rng.integers(0, 2**62, n_deposits) % sizes[dep_actor]
-    dep_value = rng.integers(10**6, 10**11, n_deposits) * _GWEI
+    dep_value = rng.integers(2 * 10**7, 10**11, n_deposits)
     dep_block = rng.integers(_FUNDING_BLOCKS, 2 * _FUNDING_BLOCKS, n_deposits)
-    gas = rng.integers(21_000, 10**6, n_deposits) * 10 * _GWEI
+    gas = rng.integers(21_000, 10**6, n_deposits) * 10  # 21,000 to 10^6 gas at 10 gwei
 
     # 3. Payments and withdrawals with heavy-tailed degrees: the rest.
     n_pay = n - n_wallets - 2 * n_deposits
@@ -111,12 +123,15 @@ def generate_transfers(n_transfers: int, *, seed: int = 0) -> pl.LazyFrame:
     pay_dst = wallets[_pick(rng, rng.permutation(weights), n_pay)]
     withdrawal = rng.random(n_pay) < 0.1
     pay_src = np.where(withdrawal, rng.integers(0, N_EXCHANGES, n_pay), pay_src)
-    pay_value = rng.integers(10**5, 10**10, n_pay) * _GWEI
+    pay_value = rng.integers(10**5, 10**10, n_pay)
     pay_block = rng.integers(_FUNDING_BLOCKS, 2 * _FUNDING_BLOCKS, n_pay)
 
     src = np.concatenate([fund_src, dep_wallet, deposit0 + dep_actor, pay_src])
     dst = np.concatenate([wallets, deposit0 + dep_actor, dep_actor % N_EXCHANGES, pay_dst])
-    value = np.concatenate([fund_value, dep_value, dep_value - gas, pay_value])
+    value = np.concatenate([fund_value, dep_value, dep_value - gas, pay_value])  # gwei
+    if value.min() < 0:
+        msg = "negative amount: a deposit's gas exceeds the deposit"
+        raise ValueError(msg)
     block = np.concatenate(
         [fund_block, dep_block, dep_block + rng.integers(1, 200, n_deposits), pay_block]
     )
@@ -143,7 +158,7 @@ def generate_transfers(n_transfers: int, *, seed: int = 0) -> pl.LazyFrame:
             pl.lit("ETH").alias("asset"),
             pl.lit(None, dtype=pl.String).alias("token_standard"),
             pl.lit(None, dtype=pl.String).alias("token_id"),
-            pl.col("value").cast(pl.String),
+            _wei(pl.col("value")).alias("value"),
             pl.lit(18, dtype=pl.Int32).alias("decimals"),
         )
         .match_to_schema(TRANSFERS)

@@ -69,17 +69,22 @@ def matched_deposits(
         .select("chain", "address", pl.col("label").alias("exchange_label"))
     )
     never = excluded(labels, contracts, SERVICE_CATEGORIES)
-    moves = transfers.filter((pl.col("kind") != "utxo") & positive("value")).select(
-        "chain",
-        "block_number",
-        "transaction_hash",
-        "from_address",
-        "to_address",
-        "asset",
-        "value",
-        amount("value").alias("amount"),
-        tolerance(alpha, "decimals").alias("tolerance"),
+    moves = (
+        transfers.filter((pl.col("kind") != "utxo") & positive("value"))
+        .select(
+            "chain",
+            "block_number",
+            "transaction_hash",
+            "from_address",
+            "to_address",
+            "asset",
+            "value",
+            "decimals",
+        )
+        .cache()  # read by both sides below: scan once
     )
+    # Amounts are parsed only on the rows that can match (few, next to all transfers).
+    parsed = [amount("value").alias("amount"), tolerance(alpha, "decimals").alias("tolerance")]
     forwards = (
         not_in(
             moves.join(
@@ -88,6 +93,7 @@ def matched_deposits(
             services(labels),
             "from_address",
         )
+        .with_columns(parsed)
         .select(
             "chain",
             pl.col("from_address").alias("deposit_address"),
@@ -118,7 +124,7 @@ def matched_deposits(
     forwards_b = pl.concat([forwards.with_columns(bucket), forwards.with_columns(bucket - 1)])
     matched = (
         deposits.join(forwards.select(keys).unique(), on=keys, how="semi")
-        .with_columns((pl.col("block_number") // width).alias("__bucket"))
+        .with_columns(*parsed, (pl.col("block_number") // width).alias("__bucket"))
         .join(forwards_b, on=[*keys, "__bucket"], how="inner")
         .filter(
             (delay >= 0)
@@ -130,21 +136,25 @@ def matched_deposits(
             .otherwise(pl.col("value") == pl.col("out_value"))
         )
     )
-    return matched.pipe(
-        first_per,
-        ["chain", "deposit_address", "transaction_hash", "sender"],
-        ["forward_block_number", "forward_transaction_hash"],
-    ).select(
-        "chain",
-        "sender",
-        "deposit_address",
-        "exchange_address",
-        "exchange_label",
-        "asset",
-        "transaction_hash",
-        "block_number",
-        "forward_transaction_hash",
-        "forward_block_number",
+    return (
+        matched.pipe(
+            first_per,
+            ["chain", "deposit_address", "transaction_hash", "sender"],
+            ["forward_block_number", "forward_transaction_hash"],
+        )
+        .select(
+            "chain",
+            "sender",
+            "deposit_address",
+            "exchange_address",
+            "exchange_label",
+            "asset",
+            "transaction_hash",
+            "block_number",
+            "forward_transaction_hash",
+            "forward_block_number",
+        )
+        .sort("chain", "deposit_address", "block_number", "transaction_hash", "sender")
     )
 
 

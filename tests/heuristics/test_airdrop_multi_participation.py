@@ -62,3 +62,29 @@ def test_other_token_does_not_count(make_transfers: Builder) -> None:
 
 def test_service_aggregator_is_not_linked(make_transfers: Builder, make_labels: Any) -> None:
     assert linked(make_transfers(scenario()), make_labels([(AGG, "Binance", "hot_wallet")])) == []
+
+
+def test_returning_the_tokens_to_the_distributor_does_not_count(make_transfers: Builder) -> None:
+    rows = scenario(forwards=())
+    rows += [(20 + i, f"back{i}", R[i], DIST, 100, "token", TOKEN, 18) for i in (0, 1, 2)]
+    assert linked(make_transfers(rows)) == []
+
+
+def test_known_contract_aggregator_is_not_linked(make_transfers: Builder) -> None:
+    contracts = pl.DataFrame(
+        {"chain": ["ethereum"], "address": [AGG]}, schema={"chain": pl.String, "address": pl.String}
+    ).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("block_number"),
+        pl.lit(None, dtype=pl.String).alias("transaction_hash"),
+        pl.lit(None, dtype=pl.String).alias("creator"),
+    )
+    out = airdrop_multi_participation(
+        make_transfers(scenario()), pl.LazyFrame(schema=LABELS), contracts.cast(CONTRACTS).lazy()
+    )
+    assert out.collect().is_empty()
+
+
+def test_forward_in_the_airdrop_block_counts(make_transfers: Builder) -> None:
+    rows = scenario(forwards=())
+    rows += [(10, f"same{i}", R[i], AGG, 100, "token", TOKEN, 18) for i in (0, 1)]
+    assert linked(make_transfers(rows)) == [(R[0], AGG, 60), (R[1], AGG, 60)]
