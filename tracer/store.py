@@ -34,6 +34,15 @@ _STAGING = ".staging"
 _JOURNAL = "COMMIT"
 
 
+#: The command that writes each table a command may require.
+_FILLED_BY = {
+    "seeds": "tracer seeds",
+    "labels": "tracer labels",
+    "links": "tracer cluster",
+    "clusters": "tracer cluster",
+}
+
+
 class Store:
     """A case data directory.
 
@@ -78,10 +87,8 @@ class Store:
     def require(self, table: str) -> pl.LazyFrame:
         """Like :meth:`scan`, but a missing table is an error that says how to fill it."""
         if not self.has(table):
-            msg = (
-                f"{self.root} has no {table} table: ingest data first "
-                "(tracer ingest files|rpc, tracer seeds, tracer labels)"
-            )
+            how = _FILLED_BY.get(table, "tracer ingest files|rpc")
+            msg = f"{self.root} has no {table} table: run {how} first"
             raise DataMissing(msg)
         return self.scan(table)
 
