@@ -153,3 +153,11 @@ def test_sigkill_mid_commit_leaves_whole_commits_only(tmp_path: Path, delay: flo
     assert labels.height == seeds.height
     assert labels["address"].n_unique() == labels.height
     assert sorted(labels["address"]) == sorted(seeds["address"])
+
+
+def test_require_names_the_command_that_fills_the_table(tmp_path: Path) -> None:
+    store = Store(tmp_path / "case")
+    with pytest.raises(DataMissing, match="run tracer cluster first"):
+        store.require("links")
+    with pytest.raises(DataMissing, match=r"run tracer ingest files\|rpc first"):
+        store.require("transfers")
