@@ -191,7 +191,7 @@ def test_the_rpc_run_equals_the_file_run(
 
     # A flow the chain does not show is named: a changed amount, a made-up transaction.
     flows = pl.read_csv(result.out_dir / "flows.csv", infer_schema=False)
-    assert {"native", "internal"} <= set(flows["kind"])
+    assert {"native", "token"} <= set(flows["kind"])  # the swap's VUSD is followed
     first = flows.row(0, named=True)
     forged = pl.concat(
         [
@@ -199,11 +199,11 @@ def test_the_rpc_run_equals_the_file_run(
             flows.head(1).with_columns(pl.lit("0x" + "ab" * 32).alias("transaction_hash")),
         ]
     )
-    # Token movements (the trace above reaches none: the swap changes the asset) are checked
-    # against the receipt's Transfer log at the row's log index.
+    # Every token movement of the data (the trace's VUSD flows among them) is checked against
+    # the receipt's Transfer log at the row's log index, every internal one against the trace.
     tokens = (
         pl.read_parquet(result.out_dir / "data" / "transfers" / "*.parquet")
-        .filter(pl.col("kind") == "token")
+        .filter(pl.col("kind").is_in(["token", "internal"]))
         .select(pl.all().cast(pl.String))
     )
     assert tokens.height > 0
@@ -266,7 +266,11 @@ def test_trace_crawls_a_node_then_answers_from_the_cache(node: DevNode, tmp_path
     assert first.exit_code == 0, first.output
     assert "Crawled http://127.0.0.1:" in first.output
     exposure = (tmp_path / "out" / "exposure.csv").read_text().splitlines()
-    row = next(line for line in exposure if line.startswith(f"ethereum,{bridge['address']},"))
+    row = next(
+        line
+        for line in exposure
+        if line.startswith(f"ethereum,{bridge['address']},") and ",ETH,18," in line
+    )
     assert f",ETH,18,{bridge['traceable_wei']}," in row
     again = runner.invoke(cli, args)
     assert again.exit_code == 0, again.output
@@ -278,34 +282,56 @@ def test_evm_exits_per_taint_model_match_the_ground_truth(
 ) -> None:
     """Each exit of ground_truth.json receives its traceable amount, to the wei, per model.
 
-    The exchanges and the bridge are reached only through attacker wallets that never mix in
-    clean money, so all three models agree with the receipts. At the mixer they part: the swap
-    pool (a DEX, not a stop category) takes 25 stolen ETH and pays ether to ordinary users, one
-    of whom later puts 1 ETH in the mixer. Poison counts that whole deposit (13 ETH), haircut
-    the pool's tainted share of it, fifo none (the pool paid out older ether first): only fifo
-    gives the 12 ETH the attacker deposited.
+    The attacker's wallets never mix in clean money, so all three models agree with the
+    receipts. The swap pool (defi_dex) takes 25 stolen ETH and pays 44,686.711392 VUSD in the
+    same transaction: followed through the swap, that VUSD is wholly tainted (all of the ETH
+    paid in was), so every model finds the ground truth's two VUSD exits, Coinvale (through
+    token-spender's transferFrom) and BridgeLock. The ETH the pool took is converted, not held,
+    so the ordinary users the pool pays later carry none of it, and the mixer gets exactly the
+    12 ETH the attacker deposited.
     """
     truth: dict[str, Any] = json.loads((EVM / "ground_truth.json").read_text())
     args = ["trace", "--data", str(runs["evm-exchange-hack"] / "data")]
-    args += ["--max-hops", "10", "--min-value", "0.01", "--compare", "--out", str(tmp_path)]
-    result = CliRunner().invoke(cli, args)
+    args += ["--max-hops", "10", "--min-value", "0.01", "--compare"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "swaps")])
     assert result.exit_code == 0, result.output
-    compare = pl.read_csv(tmp_path / "compare.csv", infer_schema=False)
-    reached = {
+    reached = _reached(tmp_path / "swaps")
+    token = {e["asset"]: e["asset_in_transfers"] for e in truth["exits"]}
+    assert {e["asset"] for e in truth["exits"]} == {"ETH", "VUSD"}
+    for exit_ in truth["exits"]:
+        addresses = exit_.get("via_deposit_addresses", [exit_["address"]])
+        for model, amounts in reached.items():
+            got = sum(amounts.get((a, token[exit_["asset"]]), 0) for a in addresses)
+            assert got == int(exit_["traceable_wei"]), (exit_["exit"], exit_["asset"], model)
+    mixer = next(e for e in truth["exits"] if e["category"] == "mixing_service")
+    assert int(mixer["traceable_wei"]) == 12 * 10**18
+    trace_json = json.loads((tmp_path / "swaps" / "trace.json").read_text())
+    for model, totals in trace_json["totals"].items():
+        assert totals["ETH"]["swapped_out"] == truth["swaps"]["ether_in"][0]["value"], model
+        assert totals[token["VUSD"]]["swapped_in"] == truth["swaps"]["tokens_out"][0]["value"]
+
+    # Each asset on its own, the pool is an ordinary address holding the 25 stolen ETH and
+    # paying ether to users, one of whom later puts 1 ETH in the mixer: poison counts that
+    # whole deposit (13 ETH), haircut the pool's tainted share of it, fifo none (the pool paid
+    # out older ether first); no VUSD is reached.
+    result = CliRunner().invoke(cli, [*args, "--no-follow-swaps", "--out", str(tmp_path / "off")])
+    assert result.exit_code == 0, result.output
+    alone = _reached(tmp_path / "off")
+    at_mixer = {model: amounts[(mixer["address"], "ETH")] for model, amounts in alone.items()}
+    assert at_mixer["fifo"] == 12 * 10**18
+    assert at_mixer["poison"] == 13 * 10**18
+    assert 12 * 10**18 < at_mixer["haircut"] < 13 * 10**18
+    assert not [key for amounts in alone.values() for key in amounts if key[1] == token["VUSD"]]
+
+
+def _reached(out: Path) -> dict[str, dict[tuple[str, str], int]]:
+    """Model -> (endpoint, asset) -> taint received, from a trace's compare.csv."""
+    compare = pl.read_csv(out / "compare.csv", infer_schema=False)
+    return {
         model: {
-            row["address"]: int(row[model]) for row in compare.iter_rows(named=True) if row[model]
+            (row["address"], row["asset"]): int(row[model])
+            for row in compare.iter_rows(named=True)
+            if int(row[model])
         }
         for model in ("poison", "haircut", "fifo")
     }
-    for exit_ in truth["exits"]:
-        if exit_["asset"] != "ETH" or exit_["category"] == "mixing_service":
-            continue
-        addresses = exit_.get("via_deposit_addresses", [exit_["address"]])
-        for model, amounts in reached.items():
-            got = sum(amounts.get(a, 0) for a in addresses)
-            assert got == int(exit_["traceable_wei"]), (exit_["exit"], model)
-    mixer = next(e for e in truth["exits"] if e["category"] == "mixing_service")
-    assert int(mixer["traceable_wei"]) == 12 * 10**18
-    assert reached["fifo"][mixer["address"]] == 12 * 10**18
-    assert reached["poison"][mixer["address"]] == 13 * 10**18
-    assert 12 * 10**18 < reached["haircut"][mixer["address"]] < 13 * 10**18

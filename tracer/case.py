@@ -336,6 +336,7 @@ def _trace_spec(case: Case) -> TraceSpec:
         until=_time(case, "until", settings.until),
         max_degree=settings.max_degree if settings.max_degree is not None else 10_000,
         chain=case.chain,
+        follow_swaps=settings.follow_swaps,
     )
 
 

@@ -54,6 +54,7 @@ class TraceSettings:
     since: str | None = None
     until: str | None = None
     max_degree: int | None = None
+    follow_swaps: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ _KEYS: Mapping[str, frozenset[str]] = {
             "since",
             "until",
             "max_degree",
+            "follow_swaps",
         }
     ),
     "output": frozenset({"dir"}),
@@ -299,4 +301,5 @@ def _trace_settings(trace: _Reader) -> TraceSettings:
         since=trace.get("since", str, None),
         until=trace.get("until", str, None),
         max_degree=max_degree,
+        follow_swaps=trace.get("follow_swaps", bool, True),
     )

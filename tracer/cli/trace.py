@@ -40,18 +40,30 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
         f"Traced {result.spec.direction} from {seeds} seed(s) on {result.chain}, "
         f"up to {result.spec.max_hops} hops, taint model {result.spec.taint}."
     )
-    for asset, seeded in result.seeded.items():
-        dec = result.decimals.get(asset)
-        lines.append(f"Seeded {format_units(seeded, dec)} {asset}.")
+    main = result.totals.get(result.spec.taint, {})
+    for asset, dec in result.decimals.items():
+        seeded = main.get(asset, {}).get("seeded", result.seeded.get(asset, "0"))
+        swapped = main.get(asset, {}).get("swapped_in", "0")
+        if swapped == "0":
+            lines.append(f"Seeded {format_units(seeded, dec)} {asset}.")
+        elif seeded == "0":
+            lines.append(f"Swapped in {format_units(swapped, dec)} {asset} ({result.spec.taint}).")
+        else:
+            lines.append(
+                f"Seeded {format_units(seeded, dec)} {asset}, swapped in "
+                f"{format_units(swapped, dec)} ({result.spec.taint})."
+            )
         for model, per_asset in result.totals.items():
             t = per_asset.get(asset)
             if t is None:
                 continue
+            swapped_out = t.get("swapped_out", "0")
             lines.append(
                 f"  {model:8} endpoints {format_units(t['endpoints'], dec)}"
                 f" | held {format_units(t['held'], dec)}"
                 f" | fees {format_units(t['fees'], dec)}"
                 f" | below min-value {format_units(t['below_min_value'], dec)}"
+                + (f" | swapped out {format_units(swapped_out, dec)}" if swapped_out != "0" else "")
             )
     exposure = result.exposure.sort(
         ["share_of_seed_value", "asset", "address"], descending=[True, False, False]
@@ -148,6 +160,12 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
 )
 @click.option("--no-clusters", is_flag=True, help="Ignore the clusters table.")
 @click.option(
+    "--follow-swaps/--no-follow-swaps",
+    default=True,
+    show_default=True,
+    help="Follow taint through swaps at defi_dex/defi venues into the asset paid out.",
+)
+@click.option(
     "--rpc-url",
     envvar="TRACER_RPC_URL",
     default=None,
@@ -193,6 +211,7 @@ def trace_cmd(
     no_max_degree: bool,
     top_k: int,
     no_clusters: bool,
+    follow_swaps: bool,
     rpc_url: str | None,
     from_block: int | None,
     to_block: int | None,
@@ -220,6 +239,7 @@ def trace_cmd(
         top_k_paths=top_k,
         chain=chain,
         use_clusters=not no_clusters,
+        follow_swaps=follow_swaps,
     )
     if data is None:
         if not rpc_url:

@@ -2,8 +2,9 @@
 
 ``run_trace(inputs, spec)`` expands from the seeds with Polars semi-joins
 (:mod:`tracer.trace.expand`), replays the reached transfers in time order under the poison,
-haircut or fifo model (:mod:`tracer.trace.models`) and builds the flows, exposure, paths, held
-and nodes tables (:mod:`tracer.trace.outputs`). See docs/tracing.md.
+haircut or fifo model (:mod:`tracer.trace.models`), converting taint from one asset to another
+at swap venues (:mod:`tracer.trace.swaps`), and builds the flows, exposure, paths, held and
+nodes tables (:mod:`tracer.trace.outputs`). See docs/tracing.md.
 """
 
 from tracer.trace.engine import run_trace
@@ -17,11 +18,13 @@ from tracer.trace.spec import (
     TraceInputs,
     TraceSpec,
 )
+from tracer.trace.swaps import SWAP_CATEGORIES, converted_taint, find_swaps, swap_venues
 
 __all__ = [
     "COMPARE",
     "DEFAULT_STOP_AT",
     "DIRECTIONS",
+    "SWAP_CATEGORIES",
     "TAINT_MODELS",
     "TAINT_MODEL_NAMES",
     "Taint",
@@ -29,11 +32,14 @@ __all__ = [
     "TraceInputs",
     "TraceResult",
     "TraceSpec",
+    "converted_taint",
     "fifo",
+    "find_swaps",
     "haircut",
     "load_trace_inputs",
     "poison",
     "run_trace",
+    "swap_venues",
     "trace_manifest",
     "trace_store",
     "write_trace_outputs",

@@ -14,6 +14,7 @@ ledger operations per model.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -23,6 +24,7 @@ from tracer.trace.expand import (
     KIND_DEGREE,
     KIND_STOP,
     KIND_TX,
+    KIND_VENUE,
     Reach,
     cluster_hashes,
     compact_transfers,
@@ -35,6 +37,7 @@ from tracer.trace.expand import (
 from tracer.trace.models import TAINT_MODELS, Taint, TaintPlan
 from tracer.trace.outputs import TraceResult, build_result
 from tracer.trace.spec import TraceInputs, TraceSpec
+from tracer.trace.swaps import SwapTable, find_swaps, swap_venues
 
 __all__ = ["run_trace", "seed_rows"]
 
@@ -179,11 +182,20 @@ def _hop_frame(
     spec: TraceSpec,
     chain: str,
     clusters: dict[str, str],
+    swap_out: pl.Series,
 ) -> pl.DataFrame:
-    """The reached transfers (and, forward, the gas fees of followed senders), in replay order."""
+    """The reached transfers (and, forward, the gas fees of followed senders), in replay order.
+
+    ``swap_out`` holds the positions of the out-legs of the swaps followed: they are replayed
+    after every other transfer of their transaction, once all the swap's in-legs are known.
+    """
     # The followed nodes' whole history, by position: the expansion's compact projection is
     # aligned row for row with the transfers held in memory.
-    rows = transfers.select(pl.all().gather(reach.rows)).with_row_index("_row")
+    rows = (
+        transfers.select(pl.all().gather(reach.rows))
+        .with_columns(reach.rows.is_in(swap_out.implode()).alias("_swap_out"))
+        .with_row_index("_row")
+    )
     bad = rows.filter(~pl.col("value").str.contains(r"^[0-9]+$") | pl.col("value").is_null())
     if bad.height:
         row = bad.row(0, named=True)
@@ -215,11 +227,13 @@ def _hop_frame(
         pl.col(dst).alias("_dst_address"),
         pl.lit(value=False).alias("_fee"),
         (
-            pl.when(pl.col("kind") == "utxo")
+            pl.when(pl.col("_swap_out"))
+            .then(3 if spec.direction == "forward" else -1)
+            .when(pl.col("kind") == "utxo")
             .then(pl.when(pl.col("to_address") == pl.col("transaction_hash")).then(1).otherwise(2))
             .otherwise(2)
         ).alias("_phase"),
-    ).drop("_row")
+    ).drop("_row", "_swap_out")
     fees = _fee_rows(rows, reach, inputs, spec, chain)
     if spec.direction == "backward":
         # Reversed, a fee is value appearing at the payer from nowhere: clean, and it keeps
@@ -321,7 +335,13 @@ def _fee_rows(
     )
 
 
-def _plan(events: pl.DataFrame, reach: Reach, seeds: pl.DataFrame, spec: TraceSpec) -> TaintPlan:
+def _plan(
+    events: pl.DataFrame,
+    reach: Reach,
+    seeds: pl.DataFrame,
+    spec: TraceSpec,
+    swaps: dict[tuple[str, str], tuple[str, int]],
+) -> TaintPlan:
     names = pl.concat(
         [
             events.select(a=pl.col("_src_address")),
@@ -344,6 +364,7 @@ def _plan(events: pl.DataFrame, reach: Reach, seeds: pl.DataFrame, spec: TraceSp
         if k in (KIND_STOP, KIND_DEGREE) or (k == KIND_ADDRESS and hops[a] >= spec.max_hops)
     )
     tx_nodes = frozenset(a for a, k in kinds.items() if k == KIND_TX)
+    venues = frozenset(a for a, k in kinds.items() if k == KIND_VENUE)
     src_l = events["_src_address"].to_list()
     dst_l = events["_dst_address"].to_list()
     fee_l = events["_fee"].to_list()
@@ -384,6 +405,8 @@ def _plan(events: pl.DataFrame, reach: Reach, seeds: pl.DataFrame, spec: TraceSp
         seed_inflows=frozenset(seed_in),
         seed_outflows=frozenset(seed_out),
         opening=opening,
+        venues=venues,
+        swaps={key: value for key, value in swaps.items() if key[1] in venues},
     )
     return plan
 
@@ -431,6 +454,64 @@ def _read_transfers(transfers: pl.LazyFrame, *, chain: str, spec: TraceSpec) -> 
     return frame
 
 
+def _swap_table(
+    transfers: pl.DataFrame, inputs: TraceInputs, chain: str, venues: list[str], spec: TraceSpec
+) -> SwapTable:
+    """The swaps at ``venues`` in the transfers held in memory, failed transactions left out."""
+    table = find_swaps(transfers, venues, direction=spec.direction)
+    if table.swaps.height == 0:
+        return table
+    failed = (
+        inputs.transactions.filter(
+            (pl.col("chain") == chain)
+            & (pl.col("receipt_status") == 0)
+            & pl.col("transaction_hash").is_in(table.swaps["transaction_hash"].implode())
+        )
+        .select("transaction_hash")
+        .collect()["transaction_hash"]
+        .implode()
+    )
+    return SwapTable(
+        swaps=table.swaps.filter(~pl.col("transaction_hash").is_in(failed)),
+        legs=table.legs.filter(~pl.col("transaction_hash").is_in(failed)),
+    )
+
+
+def _swap_edges(compact: pl.DataFrame, swaps: SwapTable) -> pl.DataFrame:
+    """Expansion edges through each swap's node: in-leg sender -> swap -> out-leg receiver.
+
+    Each edge copies its leg's time key and ``min_value`` flag, so a swap is crossed only
+    after the sender was reached and only over legs that are followed.
+    """
+    legs = swaps.legs
+    edges = pl.concat(
+        [compact.select(pl.all().gather(legs["_pos"])), legs.select("_pos", "_in", "_node")],
+        how="horizontal",
+    )
+    # A leg out of one swap into the next venue (a route through several pools) links the
+    # two swap nodes, so the second is crossed too.
+    chained = (
+        edges.filter(~pl.col("_in"))
+        .join(legs.filter(pl.col("_in")).select("_pos", _next="_node"), on="_pos")
+        .with_columns(pl.col("_node").alias("_src"), pl.col("_next").alias("_dst"))
+    )
+    return pl.concat(
+        [
+            edges.with_columns(
+                pl.when(pl.col("_in"))
+                .then(pl.col("_src"))
+                .otherwise(pl.col("_node"))
+                .alias("_src"),
+                pl.when(pl.col("_in"))
+                .then(pl.col("_node"))
+                .otherwise(pl.col("_dst"))
+                .alias("_dst"),
+            ).select(compact.columns),
+            chained.select(compact.columns),
+        ]
+    )
+
+
 def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
     """Trace from the seeds under ``spec`` and build the output tables.
 
@@ -456,28 +537,46 @@ def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
     ).collect()
     starts = _seed_starts(transfers.lazy(), compact, seeds, spec)
     seed_addresses = seeds["address"].unique().sort().to_list()
-    stop = hashes_of(_stop_addresses(inputs, spec, chain, seed_addresses))
+    stops = _stop_addresses(inputs, spec, chain, seed_addresses)
+    stop = hashes_of(stops)
     cluster_table = (
         inputs.clusters.filter(pl.col("chain") == chain).collect()
         if spec.use_clusters
         else pl.DataFrame(schema={"address": pl.String, "cluster_id": pl.String})
     )
+    labels = inputs.labels.filter(pl.col("chain") == chain).collect()
+    swaps, venues = SwapTable.empty(), []
+    if spec.follow_swaps:
+        venues = swap_venues(
+            labels,
+            cluster_table if spec.use_clusters else None,
+            exclude={*seed_addresses, *stops},
+        )
+        swaps = _swap_table(transfers, inputs, chain, venues, spec)
     reach = expand(
-        compact,
+        pl.concat([compact, _swap_edges(compact, swaps)]) if swaps.swaps.height else compact,
         starts,
         max_hops=spec.max_hops,
         stop=stop,
         clusters=cluster_hashes(cluster_table) if cluster_table.height else None,
         max_degree=spec.max_degree,
+        venues=hashes_of(venues),
     )
+    # Only the swaps whose node the expansion followed are crossed; their out-legs are
+    # replayed even when the receiver is an endpoint (it is then not followed).
+    crossed = swaps.swaps.filter(pl.col("_node").is_in(reach.followed().implode()))
+    swap_out = swaps.legs.filter(
+        ~pl.col("_in") & pl.col("_node").is_in(crossed["_node"].implode())
+    )["_pos"]
+    rows = pl.concat([reach.rows.filter(reach.rows < transfers.height), swap_out.alias("_row")])
+    reach = replace(reach, rows=rows.unique().sort())
     clusters = dict(
         zip(cluster_table["address"].to_list(), cluster_table["cluster_id"].to_list(), strict=True)
     )
-    events = _hop_frame(transfers, reach, inputs, spec, chain, clusters)
+    events = _hop_frame(transfers, reach, inputs, spec, chain, clusters, swap_out)
     del transfers, compact
-    plan = _plan(events, reach, seeds, spec)
+    plan = _plan(events, reach, seeds, spec, SwapTable(crossed, swaps.legs).lookup())
     taints: dict[str, Taint] = {m: TAINT_MODELS[m](events, plan=plan) for m in spec.models}
-    labels = inputs.labels.filter(pl.col("chain") == chain).collect()
     return build_result(
         spec=spec,
         chain=chain,

@@ -27,6 +27,7 @@ __all__ = [
     "KIND_SEED",
     "KIND_STOP",
     "KIND_TX",
+    "KIND_VENUE",
     "Reach",
     "cluster_hashes",
     "compact_transfers",
@@ -45,6 +46,7 @@ KIND_ADDRESS = "address"  # an ordinary address, followed while its hop < max_ho
 KIND_TX = "tx"  # a Bitcoin transaction node: never a hop, never an endpoint
 KIND_STOP = "stop"  # labelled with a stop category (or in such a cluster): an endpoint
 KIND_DEGREE = "degree"  # more transfers than max_degree: a likely service, an endpoint
+KIND_VENUE = "venue"  # a swap venue (tracer.trace.swaps): never expanded, crossed by swap nodes
 
 _TX_SHIFT = 1 << 20  # time key = block_number * 2**20 + transaction_index
 
@@ -210,6 +212,7 @@ def expand(
     stop: pl.Series,
     clusters: pl.DataFrame | None = None,
     max_degree: int | None = None,
+    venues: pl.Series | None = None,
 ) -> Reach:
     """Expand hop by hop from ``seeds`` over ``compact`` (see :func:`compact_transfers`).
 
@@ -227,6 +230,9 @@ def expand(
         ``_node``, ``_cluster`` (hashes): a transfer inside one cluster is not a hop.
     max_degree
         Addresses with more transfers than this are endpoints (``None``: no limit).
+    venues
+        Hashes of swap venues: reached, never expanded (their swaps are crossed through the
+        swap nodes of :func:`tracer.trace.swaps.find_swaps`, added to ``compact`` as edges).
 
     Returns
     -------
@@ -257,6 +263,7 @@ def expand(
         "kind": pl.String,
     }
     tx_nodes = compact.filter(pl.col("_from_tx")).get_column("_src").unique()
+    venue_ids = (venues if venues is not None else pl.Series([], dtype=pl.UInt64)).implode()
     state = (
         seeds.select(
             pl.col("_node").cast(pl.UInt64),
@@ -336,6 +343,8 @@ def expand(
             .then(pl.lit(KIND_STOP))
             .when(pl.col("_node").is_in(tx_nodes.implode()))
             .then(pl.lit(KIND_TX))
+            .when(pl.col("_node").is_in(venue_ids))
+            .then(pl.lit(KIND_VENUE))
             .otherwise(pl.lit(KIND_ADDRESS))
             .alias("kind"),
         )

@@ -30,6 +30,8 @@ from typing import Protocol
 
 import polars as pl
 
+from tracer.trace.swaps import converted_taint
+
 __all__ = [
     "TAINT_MODELS",
     "Taint",
@@ -175,6 +177,12 @@ class TaintPlan:
         time in reverse, so each ledger opens with the address's final balance (tainted at a
         whole-address seed: all it ended with is asked about); this makes the reversed
         haircut and FIFO the exact mirror of the forward ones.
+    venues
+        Swap venues reached (:mod:`tracer.trace.swaps`): never followed; taint that enters one
+        outside a swap stops there, as at an endpoint.
+    swaps
+        (transaction_hash, venue) -> (asset in, everything of it that went in) for each swap
+        the expansion crossed.
     """
 
     hops: Mapping[str, int]
@@ -185,6 +193,8 @@ class TaintPlan:
     seed_inflows: frozenset[int] = frozenset()
     seed_outflows: frozenset[int] = frozenset()
     opening: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    venues: frozenset[str] = frozenset()
+    swaps: Mapping[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -210,6 +220,12 @@ class Taint:
         Per asset: taint put in at the seeds; spent on fees (gas, and what Bitcoin
         transactions keep); carried by transfers under ``min_value``; carried to an address
         the expansion did not reach (0 unless the data changed under the trace).
+    swapped_out, swapped_in
+        Per asset: taint that left the asset at a swap (the in-legs' taint) and taint that
+        entered it at a swap (the out-legs' taint).
+    swap_sources
+        Hop-frame index of each tainted swap out-leg -> the indices of the tainted in-legs of
+        its swap: where a path crosses from one asset to another.
     """
 
     model: str
@@ -222,14 +238,26 @@ class Taint:
     fees: dict[str, Amount] = field(default_factory=dict)
     below_min_value: dict[str, Amount] = field(default_factory=dict)
     untraced: dict[str, Amount] = field(default_factory=dict)
+    swapped_out: dict[str, Amount] = field(default_factory=dict)
+    swapped_in: dict[str, Amount] = field(default_factory=dict)
+    swap_sources: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def totals(self) -> dict[str, dict[str, Amount]]:
-        """Per asset: seeded, at endpoints, held, fees, below_min_value, untraced (exact)."""
+        """Per asset: what entered it and where it went (exact).
+
+        The keys: seeded, swapped_in, endpoints, held, fees, below_min_value, untraced,
+        swapped_out.
+
+        Under haircut and FIFO, per asset: ``seeded + swapped_in == endpoints + held + fees +
+        below_min_value + untraced + swapped_out``.
+        """
         assets = sorted(
             set(self.seeded)
             | {a for _, a in self.received}
             | {a for _, a in self.held}
             | set(self.fees)
+            | set(self.swapped_in)
+            | set(self.swapped_out)
         )
         out: dict[str, dict[str, Amount]] = {}
         for asset in assets:
@@ -240,6 +268,8 @@ class Taint:
                 "fees": self.fees.get(asset, 0),
                 "below_min_value": self.below_min_value.get(asset, 0),
                 "untraced": self.untraced.get(asset, 0),
+                "swapped_in": self.swapped_in.get(asset, 0),
+                "swapped_out": self.swapped_out.get(asset, 0),
             }
         return out
 
@@ -271,6 +301,15 @@ def _replay(
     fees: dict[str, Amount] = {}
     below: dict[str, Amount] = {}
     untraced: dict[str, Amount] = {}
+    tx_l = events.get_column("transaction_hash").to_list()
+    venues, swaps = plan.venues, plan.swaps
+    swap_taint: dict[tuple[str, str], Amount] = {}  # (tx, venue) -> taint of its in-legs
+    swap_hop: dict[tuple[str, str], int] = {}
+    swap_legs: dict[tuple[str, str], list[int]] = {}
+    swap_paid: dict[tuple[str, str, str], int] = {}  # (tx, venue, asset out) -> units paid
+    swapped_in: dict[str, Amount] = {}
+    swapped_out: dict[str, Amount] = {}
+    sources: dict[int, tuple[int, ...]] = {}
 
     def ledger(address: str, asset: str) -> _Ledger:
         key = (address, asset)
@@ -287,7 +326,22 @@ def _replay(
         src, dst, asset = src_l[i], dst_l[i], asset_l[i]
         value = int(value_l[i])
         carried: Amount = 0
-        if src in followed:
+        hop = 0
+        swap = (tx_l[i], src) if src in venues else None
+        if swap is not None and swap in swaps and swaps[swap][0] != asset:
+            # An out-leg of a swap: it carries the converted share of the swap's in-legs.
+            sent = swaps[swap][1]
+            paid_key = (*swap, asset)
+            paid = swap_paid.get(paid_key, 0)
+            swap_paid[paid_key] = paid + value
+            carried = converted_taint(
+                value, swap_taint.get(swap, 0), sent, model=model, paid_before=paid
+            )
+            if carried:
+                _add(swapped_in, asset, carried)
+                hop = swap_hop[swap] + 1
+                sources[i] = tuple(swap_legs[swap])
+        elif src in followed:
             start = whole.get(src)
             carried, injected = ledger(src, asset).send(
                 value, inject=start is not None and i >= start
@@ -309,7 +363,7 @@ def _replay(
             ledger(dst, asset).receive(value, value)
             if carried:
                 exact[i] = carried
-                flow_hops[i] = hops[src] + w_l[i]
+                flow_hops[i] = hop or hops[src] + w_l[i]
             continue
         if not carried:
             if dst in followed:
@@ -320,9 +374,17 @@ def _replay(
             if dst in followed:
                 ledger(dst, asset).receive(value, 0)
             continue
+        swap = (tx_l[i], dst) if dst in venues else None
         if dst in followed:
             ledger(dst, asset).receive(value, carried)
-        elif dst in endpoints:
+        elif swap is not None and swaps.get(swap, ("",))[0] == asset:
+            # An in-leg of a swap: its taint leaves the asset and is paid out in another.
+            _add(swapped_out, asset, carried)
+            swap_taint[swap] = swap_taint.get(swap, 0) + carried
+            swap_legs.setdefault(swap, []).append(i)
+            leg_hop = hop or hops[src] + w_l[i]
+            swap_hop[swap] = min(swap_hop.get(swap, leg_hop), leg_hop)
+        elif dst in endpoints or dst in venues:
             key = (dst, asset)
             received[key] = received.get(key, 0) + carried
             first.setdefault(key, i)
@@ -330,7 +392,7 @@ def _replay(
             _add(untraced, asset, carried)
             continue
         exact[i] = carried
-        flow_hops[i] = hops[src] + w_l[i]
+        flow_hops[i] = hop or hops[src] + w_l[i]
 
     held: dict[tuple[str, str], Amount] = {}
     for (address, asset), book in sorted(ledgers.items()):
@@ -361,6 +423,9 @@ def _replay(
         fees=fees,
         below_min_value=below,
         untraced=untraced,
+        swapped_out=swapped_out,
+        swapped_in=swapped_in,
+        swap_sources=sources,
     )
 
 

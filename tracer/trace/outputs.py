@@ -57,11 +57,12 @@ class TraceResult:
     seeded
         Per asset: the taint put in at the seeds, in base units.
     decimals
-        Per asset: its decimals (``None`` when unknown).
+        Per asset seeded or swapped into: its decimals (``None`` when unknown).
     totals
-        Per model, per asset: ``seeded``, ``endpoints``, ``held``, ``fees``,
-        ``below_min_value``, ``untraced`` (exact sums rounded down) and ``dust`` (what rounding
-        down left over; 0 for poison, which does not conserve).
+        Per model, per asset: ``seeded``, ``swapped_in``, ``endpoints``, ``held``, ``fees``,
+        ``below_min_value``, ``untraced``, ``swapped_out`` (exact sums rounded down) and
+        ``dust`` (``seeded + swapped_in`` minus the others: what rounding down left over; 0 for
+        poison, which does not conserve).
     compare
         Rows of :data:`COMPARE` (endpoint x model) when ``spec.compare``, else ``None``.
     stats
@@ -153,14 +154,24 @@ def _label_table(labels: pl.DataFrame, clusters: pl.DataFrame) -> dict[str, tupl
 
 
 def _path_counts(
-    flows: list[tuple[int, str, str, str]], seeds: set[str]
+    flows: list[tuple[int, str, str, str]],
+    seeds: set[str],
+    swap_sources: Mapping[int, tuple[int, ...]],
 ) -> dict[tuple[str, str], int]:
-    """(address, asset) -> number of time-ordered walks of tainted flows from a seed."""
+    """(address, asset) -> number of time-ordered walks of tainted flows from a seed.
+
+    A swap's out-leg continues every walk that ended in one of the swap's in-legs.
+    """
     counts: dict[tuple[str, str], int] = {}
-    for _, src, dst, asset in flows:
-        n = counts.get((src, asset), 1 if src in seeds else 0)
-        if src in seeds:
-            counts.setdefault((src, asset), 1)
+    walks: dict[int, int] = {}
+    for i, src, dst, asset in flows:
+        if i in swap_sources:
+            n = sum(walks.get(j, 0) for j in swap_sources[i])
+        else:
+            n = counts.get((src, asset), 1 if src in seeds else 0)
+            if src in seeds:
+                counts.setdefault((src, asset), 1)
+        walks[i] = n
         if n:
             counts[(dst, asset)] = counts.get((dst, asset), 0) + n
     return counts
@@ -182,29 +193,44 @@ def _top_paths(
     endpoint: str,
     asset: str,
     k: int,
+    *,
+    asset_of: Mapping[int, str],
+    swap_sources: Mapping[int, tuple[int, ...]],
 ) -> list[tuple[Amount, list[int]]]:
     """The ``k`` widest time-ordered paths of tainted flows from a seed to ``endpoint``.
 
-    A path's value is its narrowest flow (the most taint it can have carried). Best-first
-    search backwards from the endpoint, each step to a strictly earlier flow, no address twice.
+    A path's value is its narrowest flow (the most taint it can have carried), in the
+    endpoint's asset. Best-first search backwards from the endpoint, each step to a strictly
+    earlier flow, no address twice in one asset. Before a swap's out-leg come the swap's
+    in-legs (another asset); from there on a flow's taint counts in the endpoint's asset at the
+    swap's rate (the out-leg's taint over the taint of all the swap's in-legs).
     """
-    heap: list[tuple[Amount, tuple[int, ...], str]] = []
+    heap: list[tuple[Amount, tuple[int, ...], str, Amount]] = []
     for i in incoming.get((endpoint, asset), []):
-        heapq.heappush(heap, (-exact[i], (i,), src_of[i]))
+        heapq.heappush(heap, (-exact[i], (i,), src_of[i], 1))
     found: list[tuple[Amount, list[int]]] = []
     pops = 0
     while heap and len(found) < k and pops < _MAX_PATH_POPS:
         pops += 1
-        neg, path, node = heapq.heappop(heap)
+        neg, path, node, rate = heapq.heappop(heap)
         if node in seeds:
             found.append((-neg, list(reversed(path))))
             continue
-        visited = {src_of[i] for i in path} | {endpoint}
-        for j in incoming.get((node, asset), []):
-            if j < path[-1] and src_of[j] not in visited:
-                width = min(-neg, exact[j])
-                heapq.heappush(heap, (-width, (*path, j), src_of[j]))
+        # An address may appear once per asset: a swapper paying itself is A (ETH) then A (TOK).
+        visited = {(src_of[i], asset_of[i]) for i in path} | {(endpoint, asset)}
+        last = path[-1]
+        before = incoming.get((node, asset_of[last]), [])
+        if last in swap_sources:
+            before = list(swap_sources[last])
+            rate = rate * Fraction(exact[last]) / sum(Fraction(exact[j]) for j in before)
+        for j in before:
+            if j < last and (src_of[j], asset_of[j]) not in visited:
+                width = min(-neg, exact[j] * rate)
+                heapq.heappush(heap, (-width, (*path, j), src_of[j], rate))
     return found
+
+
+_SOURCES = ("seeded", "swapped_in")  # what puts taint into an asset; the rest takes it out
 
 
 def _fmt_totals(taint: Taint, *, conserving: bool) -> dict[str, dict[str, str]]:
@@ -212,8 +238,9 @@ def _fmt_totals(taint: Taint, *, conserving: bool) -> dict[str, dict[str, str]]:
     for asset, buckets in taint.totals().items():
         floors = {name: _floor(v) for name, v in buckets.items()}
         row = {name: str(v) for name, v in floors.items()}
-        parts = sum(v for name, v in floors.items() if name != "seeded")
-        row["dust"] = str(floors["seeded"] - parts) if conserving else "0"
+        parts = sum(v for name, v in floors.items() if name not in _SOURCES)
+        into = _floor(sum((buckets[name] for name in _SOURCES), 0))
+        row["dust"] = str(into - parts) if conserving else "0"
         out[asset] = row
     return out
 
@@ -255,12 +282,13 @@ def build_result(
             strict=True,
         )
     )
-    counts = _path_counts(flow_list, seed_set)
+    counts = _path_counts(flow_list, seed_set, main.swap_sources)
     seeded = {a: _floor(v) for a, v in main.seeded.items()}
     exposure_rows = []
     for (address, asset), amount in main.received.items():
         cid, label, category = named.get(address, (None, None, None))
-        total = main.seeded.get(asset, 0)
+        # The taint that ever entered the asset: seeded, or converted into it by swaps.
+        total = main.seeded.get(asset, 0) + main.swapped_in.get(asset, 0)
         exposure_rows.append(
             {
                 "chain": chain,
@@ -292,11 +320,20 @@ def build_result(
     src_of = {i: (s, d) for i, s, d, _ in flow_list}
     sender = {i: s for i, s, _, _ in flow_list}
     incoming = _incoming(flow_list)
+    asset_of = {i: a for i, _, _, a in flow_list}
     path_rows = []
     if spec.top_k_paths:
         for (address, asset), _amount in sorted(main.received.items()):
             top = _top_paths(
-                incoming, sender, main.exact, seed_set, address, asset, spec.top_k_paths
+                incoming,
+                sender,
+                main.exact,
+                seed_set,
+                address,
+                asset,
+                spec.top_k_paths,
+                asset_of=asset_of,
+                swap_sources=main.swap_sources,
             )
             for rank, (width, steps) in enumerate(top, start=1):
                 hops_path = [src_of[steps[0]][0]] + [src_of[i][1] for i in steps]
@@ -361,13 +398,14 @@ def build_result(
 
     # nodes
     holders = set(held["address"].to_list())
+    absorbed = {address for address, _ in main.received}
     touched = seed_set | {s for _, s, _, _ in flow_list} | {d for _, _, d, _ in flow_list}
     node_rows = []
     for address in sorted(touched - plan.tx_nodes):
         cid, label, category = named.get(address, (None, None, None))
         if address in seed_set:
             role = "seed"
-        elif address in plan.endpoints:
+        elif address in plan.endpoints or address in absorbed:
             role = "endpoint"
         elif address in holders:
             role = "held"
@@ -419,7 +457,7 @@ def build_result(
         held=held,
         nodes=nodes,
         seeded={a: str(v) for a, v in sorted(seeded.items())},
-        decimals={a: decimals.get(a) for a in sorted(seeded)},
+        decimals={a: decimals.get(a) for a in sorted(set(seeded) | set(main.swapped_in))},
         totals=totals,
         compare=compare,
         stats=dict(stats),

@@ -62,6 +62,12 @@ class TraceSpec:
         With a ``clusters`` table: hops inside one cluster are not counted, and an address
         whose cluster's category is a stop category is an endpoint (a deposit address leads to
         its exchange).
+    follow_swaps
+        Follow taint through swaps at swap venues (addresses labelled ``defi_dex`` or
+        ``defi``): what a traced address pays a venue in one asset converts into what the
+        venue pays out in another asset in the same transaction (see
+        :mod:`tracer.trace.swaps`). Off, each asset is traced on its own and a venue is an
+        ordinary address.
     """
 
     seeds: tuple[str, ...] = ()
@@ -77,6 +83,7 @@ class TraceSpec:
     top_k_paths: int = 5
     chain: str | None = None
     use_clusters: bool = True
+    follow_swaps: bool = True
 
     def __post_init__(self) -> None:
         """Check every parameter, so that a bad spec fails before any data is read."""
