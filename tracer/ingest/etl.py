@@ -397,21 +397,23 @@ def _not_null(part: _Part, frame: pl.DataFrame, column: str) -> None:
         )
 
 
+def _check(
+    part: _Part, frame: pl.DataFrame, ok: pl.Expr, column: str, problem: str, fix: str
+) -> None:
+    """Raise for the first row of ``column`` where ``ok`` fails, naming its line and value."""
+    bad = _first_bad(frame, ok, column)
+    if bad is not None:
+        raise InputError(
+            problem, source=part.source, line=bad[0], field=column, value=bad[1], fix=fix
+        )
+
+
 def _integers(part: _Part, frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     for column in columns:
         text = pl.col(column).str.strip_chars()
         number = text.str.replace(r"\.0+$", "").str.to_integer(dtype=pl.Int64, strict=False)
-        bad = _first_bad(frame, number.is_not_null(), column)
-        if bad is not None:
-            msg = "not an integer"
-            raise InputError(
-                msg,
-                source=part.source,
-                line=bad[0],
-                field=column,
-                value=bad[1],
-                fix="The field holds a whole number; export the file again",
-            )
+        fix = "The field holds a whole number; export the file again"
+        _check(part, frame, number.is_not_null(), column, "not an integer", fix)
         frame = frame.with_columns(number.alias(column))
     return frame
 
@@ -461,17 +463,8 @@ def _addresses(part: _Part, frame: pl.DataFrame, chain: str, *columns: str) -> p
 def _hashes(part: _Part, frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     for column in columns:
         lowered = pl.col(column).str.strip_chars().str.to_lowercase()
-        bad = _first_bad(frame, lowered.str.contains(_HASH), column)
-        if bad is not None:
-            msg = "not a 32-byte 0x hash"
-            raise InputError(
-                msg,
-                source=part.source,
-                line=bad[0],
-                field=column,
-                value=bad[1],
-                fix="Hashes are 0x followed by 64 hex digits",
-            )
+        fix = "Hashes are 0x followed by 64 hex digits"
+        _check(part, frame, lowered.str.contains(_HASH), column, "not a 32-byte 0x hash", fix)
         frame = frame.with_columns(lowered.alias(column))
     return frame
 
@@ -492,17 +485,8 @@ def _timestamps(part: _Part, frame: pl.DataFrame, column: str) -> pl.DataFrame:
         "UTC"
     )
     parsed = pl.when(text.str.contains(_DIGITS)).then(epoch).otherwise(iso).cast(_TS)
-    bad = _first_bad(frame, parsed.is_not_null(), column)
-    if bad is not None:
-        msg = "not a timestamp"
-        raise InputError(
-            msg,
-            source=part.source,
-            line=bad[0],
-            field=column,
-            value=bad[1],
-            fix="Give Unix seconds or 'YYYY-MM-DD HH:MM:SS UTC'",
-        )
+    fix = "Give Unix seconds or 'YYYY-MM-DD HH:MM:SS UTC'"
+    _check(part, frame, parsed.is_not_null(), column, "not a timestamp", fix)
     return frame.with_columns(parsed.alias(column))
 
 
@@ -523,21 +507,14 @@ def _topics(part: _Part, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _trace_address(part: _Part, frame: pl.DataFrame) -> pl.DataFrame:
     text = pl.col("trace_address").str.strip_chars("[] ").fill_null("")
-    bad = _first_bad(
+    _check(
+        part,
         frame.with_columns(text.alias("trace_address")),
         pl.col("trace_address").str.contains(r"^([0-9]+(\s*,\s*[0-9]+)*)?$"),
         "trace_address",
+        "not a trace address",
+        "A trace address is empty or comma-separated call positions such as 0,1",
     )
-    if bad is not None:
-        msg = "not a trace address"
-        raise InputError(
-            msg,
-            source=part.source,
-            line=bad[0],
-            field="trace_address",
-            value=bad[1],
-            fix="A trace address is empty or comma-separated call positions such as 0,1",
-        )
     as_list = (
         pl.when(text == "")
         .then(pl.lit([], dtype=pl.List(pl.Int64)))
