@@ -4,9 +4,17 @@ Builds a chain on a fresh anvil (default 2,000 blocks x 10 transactions: native 
 ERC-20 transfers, and value forwarded by a contract, i.e. internal transfers), then ingests the
 same range with tracer and with ethereum-etl (the peer, in its own venv under .tools/: blocks
 and transactions, receipts and logs, token transfers, traces) and prints blocks/s for both and
-the ratio. Also measures where tracer's time goes: the raw fetch rate, and web3.py's
-``make_batch_request`` transport against the standard-library one (web3.py's per-request layer
-is known to cost far more than the node: ethereum/web3.py#2176).
+the ratio.
+
+It also prints what bounds the ratio. For each tool: its wall time, the CPU seconds it spent
+itself (the client) and the CPU seconds the node spent answering it (read from /proc for the
+anvil process group). And the node's floor: tracer's exact calls (``eth_getBlockByNumber(n,
+true)``, ``eth_getBlockReceipts``, ``trace_block``, the same batches and workers) posted by a
+bare client that reads the answers and does nothing with them, per method. On a machine whose
+cores are busy with other work, wall time tends to the CPU a tool needs in all (client plus
+node), so the CPU ratio is the one to compare there. web3.py's ``make_batch_request``
+transport is measured against the standard-library one too (web3.py's per-request layer is
+known to cost far more than the node: ethereum/web3.py#2176).
 
 Run: ``python -m bench.ingest_rpc [--blocks N] [--txs-per-block K] [--skip-peer]``
 (``make bench`` runs it at full size).
@@ -17,11 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +51,9 @@ CONTRACTS = json.loads(
 PEER_VENV = ROOT / ".tools" / "ethereum-etl-venv"
 PEER_VERSION = "2.4.2"
 ACCOUNTS = 20
+CHUNK = 500  # blocks per commit: 5,000 transactions here, fewer than 100 mainnet blocks hold
+BATCH = 25  # calls per JSON-RPC batch (tracer's default)
+WORKERS = 4  # batches in flight (tracer's default)
 
 
 def _call(signature: str, types: list[str], args: list[Any]) -> str:
@@ -122,13 +136,111 @@ def build_chain(node: DevNode, *, blocks: int, per_block: int) -> int:
     return head
 
 
+@dataclass
+class Cost:
+    """What one run cost: wall seconds, the client's CPU seconds, the node's CPU seconds."""
+
+    wall: float
+    client: float
+    node: float
+
+    @property
+    def cpu(self) -> float:
+        """Client and node CPU together."""
+        return self.client + self.node
+
+
+class Meter:
+    """Wall clock, this process's (or its children's) CPU, and the node's CPU, between marks."""
+
+    def __init__(self, node: DevNode, *, children: bool = False) -> None:
+        self._node = node
+        self._who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        usage = resource.getrusage(self._who)
+        return time.perf_counter(), usage.ru_utime + usage.ru_stime, node_cpu(self._node)
+
+    def cost(self) -> Cost:
+        """The cost since this meter was made."""
+        end = self._read()
+        return Cost(*(b - a for a, b in zip(self._start, end, strict=True)))
+
+
+def node_cpu(node: DevNode) -> float:
+    """CPU seconds used so far by the node's process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in node.group_alive():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def fetch_calls(lo: int, hi: int) -> dict[str, list[Call]]:
+    """tracer's calls for blocks ``lo..hi`` on anvil, by method."""
+    numbers = range(lo, hi + 1)
+    return {
+        "eth_getBlockByNumber": [("eth_getBlockByNumber", [hex(n), True]) for n in numbers],
+        "eth_getBlockReceipts": [("eth_getBlockReceipts", [hex(n)]) for n in numbers],
+        "trace_block": [("trace_block", [hex(n)]) for n in numbers],
+    }
+
+
+def bare_post(url: str, calls: list[Call], *, batch_size: int, workers: int) -> int:
+    """Post ``calls`` as tracer does (batches, workers) and only read the answers; bytes read."""
+    transport = HttpTransport(url)
+    bodies = [
+        json.dumps(
+            [
+                {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)}
+                for i, (method, params) in enumerate(calls[start : start + batch_size])
+            ]
+        ).encode()
+        for start in range(0, len(calls), batch_size)
+    ]
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return sum(len(answer[2]) for answer in pool.map(transport.post, bodies))
+    finally:
+        transport.close()
+
+
+def measure_floor(node: DevNode, lo: int, hi: int, *, batch_size: int, workers: int) -> Cost:
+    """The node's floor: what answering tracer's calls costs it, with a client that does nothing.
+
+    Prints the cost per method; returns the cost of all of them, posted as tracer posts them.
+    """
+    calls = fetch_calls(lo, hi)
+    for method, some in calls.items():
+        meter = Meter(node)
+        size = bare_post(node.url, some, batch_size=batch_size, workers=workers)
+        cost = meter.cost()
+        print(
+            f"  node alone, {method}: {cost.wall:.2f} s wall ({len(some) / cost.wall:,.0f} "
+            f"blocks/s), node CPU {cost.node:.2f} s, {size / 1e6:.0f} MB"
+        )
+    meter = Meter(node)
+    bare_post(
+        node.url,
+        [c for some in calls.values() for c in some],
+        batch_size=batch_size,
+        workers=workers,
+    )
+    return meter.cost()
+
+
 def measure_fetch(url: str, lo: int, hi: int, *, transport: str) -> float:
     """Calls/s of the raw fetch (no mapping, no writing) over ``lo..hi``."""
     from tracer.ingest.rpc import Web3Transport
 
     chosen = HttpTransport(url) if transport == "raw" else Web3Transport(url)
     caps = Capabilities(chain_id=31337, receipts="eth_getBlockReceipts", traces="trace_block")
-    with RpcClient(url, transport=chosen, batch_size=100, workers=4) as client:
+    with RpcClient(url, transport=chosen, batch_size=25, workers=WORKERS) as client:
         start = time.perf_counter()
         for s in range(lo, hi + 1, 100):
             fetch_blocks(client, range(s, min(s + 99, hi) + 1), caps)
@@ -136,23 +248,25 @@ def measure_fetch(url: str, lo: int, hi: int, *, transport: str) -> float:
         return client.calls / seconds
 
 
-def run_tracer(url: str, lo: int, hi: int, data: Path, *, transport: str = "raw") -> float:
-    start = time.perf_counter()
+def run_tracer(node: DevNode, lo: int, hi: int, data: Path) -> Cost:
+    """tracer's ingest of ``lo..hi`` (all tables), timed and metered."""
+    meter = Meter(node)
     report = ingest_rpc(
         Store(data),
-        url,
+        node.url,
         from_block=lo,
         to_block=hi,
-        chunk_size=200,
-        transport=transport,  # type: ignore[arg-type]
+        chunk_size=CHUNK,
+        batch_size=BATCH,
+        workers=WORKERS,
         progress=False,
     )
-    seconds = time.perf_counter() - start
+    cost = meter.cost()
     print(
-        f"tracer ({transport}): {report.fetched_blocks} blocks in {seconds:.2f} s, "
-        f"{report.calls} calls, added {report.added}"
+        f"tracer: {report.fetched_blocks} blocks in {cost.wall:.2f} s, "
+        f"{report.calls} calls in {report.requests} requests, added {report.added}"
     )
-    return seconds
+    return cost
 
 
 def ensure_peer() -> Path:
@@ -172,8 +286,9 @@ def ensure_peer() -> Path:
     return exe
 
 
-def run_peer(url: str, lo: int, hi: int, out: Path) -> float:
+def run_peer(node: DevNode, lo: int, hi: int, out: Path) -> Cost:
     """ethereum-etl: blocks+transactions, receipts+logs, token transfers, traces."""
+    url = node.url
     exe = str(ensure_peer())
     out.mkdir(parents=True, exist_ok=True)
     common = ["--provider-uri", url, "--max-workers", "4"]
@@ -234,16 +349,28 @@ def run_peer(url: str, lo: int, hi: int, out: Path) -> float:
         ],
     ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    start = time.perf_counter()
+    meter = Meter(node, children=True)
+    steps_seconds = []
     for step in steps:
+        started = time.perf_counter()
         done = subprocess.run(step, capture_output=True, env=env, check=False)
         if done.returncode != 0:
             msg = f"ethereum-etl {step[1]} failed: {done.stderr.decode()[-800:]}"
             raise RuntimeError(msg)
-    seconds = time.perf_counter() - start
+        steps_seconds.append(f"{step[1]} {time.perf_counter() - started:.1f} s")
+    cost = meter.cost()
     lines = sum(1 for _ in (out / "txs.csv").open()) - 1
-    print(f"ethereum-etl {PEER_VERSION}: {hi - lo + 1} blocks in {seconds:.2f} s ({lines} txs)")
-    return seconds
+    print(f"ethereum-etl {PEER_VERSION}: {hi - lo + 1} blocks in {cost.wall:.2f} s ({lines} txs)")
+    print(f"  steps: {', '.join(steps_seconds)}")
+    return cost
+
+
+def line(name: str, blocks: int, cost: Cost) -> str:
+    """One row of the summary table."""
+    return (
+        f"  {name:<30} {blocks / cost.wall:>8,.1f} {cost.wall:>8.2f} {cost.client:>8.2f} "
+        f"{cost.node:>8.2f} {cost.cpu:>8.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,17 +387,31 @@ def main(argv: list[str] | None = None) -> None:
             print(f"built in {time.perf_counter() - t0:.1f} s")
             lo, hi = 1, head
             blocks = hi - lo + 1
-            raw = measure_fetch(node.url, lo, min(hi, lo + 299), transport="raw")
-            web3 = measure_fetch(node.url, lo, min(hi, lo + 299), transport="web3")
+            sample = min(hi, lo + 299)
+            raw = measure_fetch(node.url, lo, sample, transport="raw")
+            web3 = measure_fetch(node.url, lo, sample, transport="web3")
             print(
-                f"fetch only, 300 blocks: raw batches {raw:,.0f} calls/s, web3 {web3:,.0f} calls/s"
+                f"fetch only, {sample - lo + 1} blocks: raw batches {raw:,.0f} calls/s, "
+                f"web3 {web3:,.0f} calls/s"
             )
-            ours = run_tracer(node.url, lo, hi, work / "tracer")
-            print(f"tracer: {blocks / ours:,.1f} blocks/s")
-            if not args.skip_peer:
-                theirs = run_peer(node.url, lo, hi, work / "etl")
-                print(f"ethereum-etl: {blocks / theirs:,.1f} blocks/s")
-                print(f"ratio tracer / ethereum-etl: {theirs / ours:.2f}x (target >= 3x)")
+            floor = measure_floor(node, lo, hi, batch_size=BATCH, workers=WORKERS)
+            ours = run_tracer(node, lo, hi, work / "tracer")
+            theirs = run_peer(node, lo, hi, work / "etl") if not args.skip_peer else None
+            print(f"\n{blocks} blocks, {os.cpu_count()} cores; seconds (CPU: client, node, both)")
+            print(f"  {'':<30} {'blocks/s':>8} {'wall':>8} {'client':>8} {'node':>8} {'CPU':>8}")
+            print(line("node alone, tracer's calls", blocks, floor))
+            print(line("tracer", blocks, ours))
+            if theirs is not None:
+                print(line(f"ethereum-etl {PEER_VERSION}", blocks, theirs))
+                print(
+                    f"ratio tracer / ethereum-etl: {theirs.wall / ours.wall:.2f}x wall "
+                    f"(target >= 3x), {theirs.cpu / ours.cpu:.2f}x CPU"
+                )
+                print(
+                    f"bound: with a client that cost nothing, tracer would take the node's "
+                    f"{floor.wall:.2f} s ({floor.node:.2f} s of node CPU): at most "
+                    f"{theirs.wall / floor.wall:.1f}x wall, {theirs.cpu / floor.node:.1f}x CPU"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

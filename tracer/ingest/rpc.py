@@ -52,6 +52,7 @@ from tracer.ingest._jsonrpc import (
     is_unsupported,
 )
 from tracer.ingest._progress import Progress
+from tracer.ingest._rpc_frames import REFUSALS, fast_frames, list_column
 from tracer.redact import redact_url, scrub, scrub_logs
 from tracer.schema import TABLES, conform
 from tracer.store import Store
@@ -793,13 +794,43 @@ def _frame(rows: list[dict[str, Any]], kind: str) -> pl.DataFrame:
     schema = {"transactions": evm.TRANSACTION_FRAME, "traces": evm.TRACE_FRAME}.get(
         kind, evm.LOG_FRAME
     )
-    columns = {name: [row[name] for row in rows] for name in schema}
-    return evm.intermediate(pl.DataFrame(columns, schema=schema), kind)
+    columns = []
+    for name, dtype in schema.items():
+        values = [row[name] for row in rows]
+        if isinstance(dtype, pl.List):
+            inner = pl.String() if dtype.inner == pl.String() else pl.Int64()
+            columns.append(list_column(name, values, inner))
+        else:
+            columns.append(pl.Series(name, values, dtype=dtype))
+    return evm.intermediate(pl.DataFrame(columns), kind)
 
 
 def _intermediate_frames(
     raw: Sequence[RawBlock], *, chain: str
-) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """The ``blocks`` table and the intermediate frames of ``raw``.
+
+    Columnar when the answers are plainly well formed (:mod:`tracer.ingest._rpc_frames`), else
+    row by row with every field checked, which names what is wrong.
+    """
+    if all(item.traces is None or item.trace_format == "trace_block" for item in raw):
+        try:
+            blocks, txs, logs, traces = fast_frames(
+                [(item.block, item.receipts, item.traces) for item in raw]
+            )
+        except REFUSALS:
+            pass  # the row functions below say exactly what is wrong, or map it
+        else:
+            blocks = blocks.with_columns(pl.lit(chain).alias("chain")).select(
+                pl.col(name).cast(dtype) for name, dtype in TABLES["blocks"].items()
+            )
+            return blocks, txs, logs, traces
+    return _row_frames(raw, chain=chain)
+
+
+def _row_frames(
+    raw: Sequence[RawBlock], *, chain: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     blocks: list[dict[str, Any]] = []
     txs: list[dict[str, Any]] = []
     logs: list[dict[str, Any]] = []
@@ -827,7 +858,8 @@ def _intermediate_frames(
             msg = f"malformed answer from the node for block {number}: {e}"
             raise RpcError(msg) from e
     trace_frame = _frame(traces, "traces") if have_traces else None
-    return blocks, _frame(txs, "transactions"), _frame(logs, "logs"), trace_frame
+    block_frame = pl.DataFrame(blocks, schema=TABLES["blocks"], orient="row")
+    return block_frame, _frame(txs, "transactions"), _frame(logs, "logs"), trace_frame
 
 
 def _geth_traces(
@@ -902,7 +934,7 @@ def tables_for_blocks(
         pl.col("receipt_contract_address").alias("contract_address"),
     )
     tables = {
-        "blocks": pl.DataFrame(blocks, schema=TABLES["blocks"], orient="row"),
+        "blocks": blocks,
         "transactions": conform(transactions, "transactions").collect(),
         "transfers": transfers,
         "approvals": approval.rows,
