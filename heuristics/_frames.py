@@ -1,16 +1,90 @@
-"""Frame helpers the heuristics share: services, contracts, amounts, star links."""
+"""Frame helpers the heuristics share: address keys, services, contracts, amounts, star links."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
 import polars as pl
 
 from tracer.amounts import int128_or_null
 
 NATIVE_KINDS = ("native", "internal")
 _MAX_DECIMALS = 77  # 10**77 > 2**256: no token has more
+
+#: The integer key column of each address column of ``transfers`` (see :func:`address_keys`).
+KEYS = {"from_address": "from_key", "to_address": "to_key"}
+_SEED = 0x6B657973
+_CHECK_ROWS = 4_000_000
+
+
+def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
+    """``transfers`` with ``from_key`` and ``to_key``: one integer per ``(chain, address)``.
+
+    Two rows get the same key exactly when their ``(chain, address)`` pairs are equal (the
+    same key in both columns); a null address gets a null key. Heuristics group and join on
+    these integers instead of on 42-byte strings, several times faster; the caller computes
+    them once and every heuristic shares them (:func:`keyed` computes nothing when present).
+
+    A 64-bit hash of each pair stands in for it while the distinct pairs are numbered; every
+    row is then compared with the pair its key stands for, and if two distinct pairs share a
+    hash, the keys are the exact (slower) string keys of :func:`keyed` instead.
+
+    Examples
+    --------
+    >>> tr = pl.DataFrame(
+    ...     {
+    ...         "chain": ["ethereum", "ethereum", "bitcoin"],
+    ...         "from_address": ["0xa", "0xb", "0xa"],
+    ...         "to_address": ["0xb", None, "0xa"],
+    ...     }
+    ... )
+    >>> keys = address_keys(tr)
+    >>> keys.get_column("from_key").dtype
+    UInt32
+    >>> k = keys.select(*KEYS.values()).rows()
+    >>> k[0][1] == k[1][0], k[1][1], k[0][0] == k[2][0], k[2][0] == k[2][1]
+    (True, None, False, True)
+    """
+    height = transfers.height
+    both = pl.concat([transfers.get_column(c) for c in KEYS]).rename("address")
+    if transfers.get_column("chain").n_unique() > 1:
+        columns = [pl.concat([transfers.get_column("chain")] * 2), both]
+        hashed = pl.DataFrame(columns).hash_rows(seed=_SEED)
+    else:  # one chain: the address alone will do
+        columns = [both]
+        hashed = both.hash(seed=_SEED)
+    ids = hashed.rank("dense") - 1  # 0, 1, ... in the order of the hashes
+    del hashed
+    inverse = ids.to_numpy()
+    first = np.empty(int(inverse.max()) + 1 if height else 0, dtype=np.int64)
+    first[inverse] = np.arange(inverse.shape[0], dtype=np.int64)  # any occurrence will do
+    for column in columns:
+        nodes = column.gather(first)
+        for start in range(0, column.len(), _CHECK_ROWS):  # in slices: less memory at once
+            part = column.slice(start, _CHECK_ROWS)
+            stand_in = nodes.gather(inverse[start : start + _CHECK_ROWS])
+            if not stand_in.eq_missing(part).all():  # two pairs share a 64-bit hash
+                return keyed(transfers.lazy()).collect()  # exact string keys instead
+    del inverse, first
+    if both.null_count():
+        ids = pl.select(pl.when(both.is_not_null()).then(ids)).to_series()
+    return transfers.with_columns(ids[:height].alias("from_key"), ids[height:].alias("to_key"))
+
+
+def keyed(transfers: pl.LazyFrame) -> pl.LazyFrame:
+    """``transfers`` with the key columns of :func:`address_keys`, computed only if missing.
+
+    When they are missing, each key is the chain and the address joined into one string
+    (exact, but slower to group and join than the integers of :func:`address_keys`).
+    """
+    if set(KEYS.values()) <= set(transfers.collect_schema().names()):
+        return transfers
+    return transfers.with_columns(
+        pl.concat_str("chain", pl.col(column), separator="\x00").alias(key)
+        for column, key in KEYS.items()
+    )
 
 
 def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:

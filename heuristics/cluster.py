@@ -140,12 +140,35 @@ def _dense_ids(
     nodes = both.gather(first)
     if not (nodes.gather(inverse) == both).all():
         return _dense_ids_exact(address_a, address_b)  # two addresses share a 64-bit hash
-    order = nodes.arg_sort().to_numpy()
+    order = _string_order(nodes)
     position = np.empty(n_nodes, dtype=np.int64)
     position[order] = np.arange(n_nodes, dtype=np.int64)
     ids = position[inverse]
     half = address_a.len()
     return nodes.gather(order), ids[:half], ids[half:]
+
+
+def _string_order(strings: pl.Series) -> npt.NDArray[np.int64]:
+    """The permutation that sorts ``strings`` (no nulls) in byte order, as ``arg_sort`` would.
+
+    Sorting 42-byte strings compares them byte by byte; sorting first on two integers made
+    of their first 15 bytes (hex-encoded, order-preserving, zero-padded) and only then on the
+    strings settles almost every comparison on integers: several times faster.
+
+    Examples
+    --------
+    >>> _string_order(pl.Series(["0xb", "0xa", "", "0xa0", "0x"])).tolist()
+    [2, 4, 1, 3, 0]
+    """
+    digits = strings.cast(pl.Binary).bin.encode("hex").str.pad_end(30, "0")
+    frame = pl.DataFrame(
+        {
+            "p1": digits.str.slice(0, 15).str.to_integer(base=16),
+            "p2": digits.str.slice(15, 15).str.to_integer(base=16),
+            "s": strings,
+        }
+    )
+    return frame.with_row_index().sort("p1", "p2", "s").get_column("index").to_numpy()
 
 
 def _dense_ids_exact(
@@ -229,6 +252,22 @@ def _cut_oversized(
         schema=CUTS,
     )
     return keep & ~cut, [report]
+
+
+def _sorted_links(
+    links: pl.DataFrame, ia: npt.NDArray[np.int64], ib: npt.NDArray[np.int64]
+) -> pl.LazyFrame:
+    """One chain's links sorted by their key (lazily), the addresses compared through ids.
+
+    Ids number the addresses in sorted order (:func:`_dense_ids`), so sorting on them gives
+    the order of the strings at the cost of sorting integers.
+    """
+    return (
+        links.with_columns(pl.Series("__a", ia), pl.Series("__b", ib))
+        .lazy()
+        .sort("__a", "__b", "heuristic", "evidence_transaction_hash")
+        .drop("__a", "__b")
+    )
 
 
 def _labels_for(clusters: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
@@ -320,10 +359,12 @@ def cluster_addresses(
     labels_df = labels.collect()
     services = labels_df.filter(pl.col("category").is_in(list(service_categories)))
     clusters: list[pl.DataFrame] = []
-    kept_all: list[pl.DataFrame] = []
+    kept_all: list[pl.LazyFrame] = []
     cuts: list[pl.DataFrame] = []
-    for chain in sorted(links_df.get_column("chain").unique().drop_nulls().to_list()):
-        kept = links_df.filter(pl.col("chain") == chain)
+    chains = sorted(links_df.get_column("chain").unique().drop_nulls().to_list())
+    for chain in chains:
+        one = chains == [chain] and links_df.get_column("chain").null_count() == 0
+        kept = links_df if one else links_df.filter(pl.col("chain") == chain)  # no copy if one
         kept, cut = _cut_services(kept, services.filter(pl.col("chain") == chain))
         cuts += cut
         ids = _dense_ids(kept.get_column("address_a"), kept.get_column("address_b"))
@@ -334,7 +375,8 @@ def cluster_addresses(
             if cap is not None:
                 keep, cut = _cut_oversized(kept, ids, keep, name, cap)
                 cuts += cut
-        kept_all.append(kept.filter(pl.Series(keep)))
+        kept = kept if keep.all() else kept.filter(pl.Series(keep))
+        kept_all.append(_sorted_links(kept, ia[keep], ib[keep]))
         comp = _component_labels(ia[keep], ib[keep], nodes.len())
         present = np.zeros(nodes.len(), dtype=np.bool_)
         present[ia[keep]] = True
@@ -365,11 +407,8 @@ def cluster_addresses(
             "chain", "address", "label", "category", "is_cluster_definer", "confidence"
         ),
     )
-    out_links = (
-        (pl.concat(kept_all, how="vertical") if kept_all else pl.DataFrame(schema=LINKS))
-        .lazy()
-        .sort("chain", "address_a", "address_b", "heuristic", "evidence_transaction_hash")
-    )
+    # In key order: each chain's links are sorted, and the chains are.
+    out_links = pl.concat(kept_all, how="vertical") if kept_all else pl.LazyFrame(schema=LINKS)
     cut_df = (
         pl.concat([c.select(list(CUTS)).cast(CUTS) for c in cuts], how="vertical")
         if cuts

@@ -11,6 +11,7 @@ from heuristics._frames import (
     amount,
     excluded,
     first_per,
+    keyed,
     not_in,
     positive,
     star_links,
@@ -61,7 +62,7 @@ def matched_deposits(
         transaction_hash, block_number, forward_transaction_hash, forward_block_number``, one
         row per deposit (its earliest matching forward), sorted.
     """
-    keys = ["chain", "deposit_address", "asset"]
+    keys = ["deposit_key", "asset"]  # the key stands for the chain and the address
     exchanges = (
         labels.filter(pl.col("category").is_in(list(EXCHANGE_CATEGORIES)))
         .sort("chain", "address", "confidence", "label", descending=[False, False, True, False])
@@ -70,13 +71,16 @@ def matched_deposits(
     )
     never = excluded(labels, contracts, SERVICE_CATEGORIES)
     moves = (
-        transfers.filter((pl.col("kind") != "utxo") & positive("value"))
+        keyed(transfers)
+        .filter((pl.col("kind") != "utxo") & positive("value"))
         .select(
             "chain",
             "block_number",
             "transaction_hash",
             "from_address",
             "to_address",
+            "from_key",
+            "to_key",
             "asset",
             "value",
             "decimals",
@@ -95,8 +99,7 @@ def matched_deposits(
         )
         .with_columns(parsed)
         .select(
-            "chain",
-            pl.col("from_address").alias("deposit_address"),
+            pl.col("from_key").alias("deposit_key"),
             pl.col("to_address").alias("exchange_address"),
             "exchange_label",
             "asset",
@@ -107,10 +110,13 @@ def matched_deposits(
         )
         .cache()
     )  # read three times below: compute once
-    deposits = not_in(
-        moves.rename({"from_address": "sender", "to_address": "deposit_address"}),
-        never,
-        "sender",
+    deposits = moves.rename(
+        {
+            "from_address": "sender",
+            "to_address": "deposit_address",
+            "from_key": "sender_key",
+            "to_key": "deposit_key",
+        }
     )
     diff = pl.col("amount") - pl.col("out_amount")
     both_fit = pl.col("amount").is_not_null() & pl.col("out_amount").is_not_null()
@@ -123,14 +129,14 @@ def matched_deposits(
     bucket = (pl.col("forward_block_number") // width).alias("__bucket")
     forwards_b = pl.concat([forwards.with_columns(bucket), forwards.with_columns(bucket - 1)])
     matched = (
-        deposits.join(forwards.select(keys).unique(), on=keys, how="semi")
+        not_in(deposits.join(forwards.select(keys).unique(), on=keys, how="semi"), never, "sender")
         .with_columns(*parsed, (pl.col("block_number") // width).alias("__bucket"))
         .join(forwards_b, on=[*keys, "__bucket"], how="inner")
         .filter(
             (delay >= 0)
             & (delay <= max_delay_blocks)
             & (pl.col("forward_transaction_hash") != pl.col("transaction_hash"))
-            & (pl.col("sender") != pl.col("deposit_address"))
+            & (pl.col("sender_key") != pl.col("deposit_key"))
             & pl.when(both_fit)
             .then((diff >= 0) & (diff <= pl.col("tolerance")))
             .otherwise(pl.col("value") == pl.col("out_value"))
@@ -139,7 +145,7 @@ def matched_deposits(
     return (
         matched.pipe(
             first_per,
-            ["chain", "deposit_address", "transaction_hash", "sender"],
+            ["deposit_key", "transaction_hash", "sender_key"],
             ["forward_block_number", "forward_transaction_hash"],
         )
         .select(

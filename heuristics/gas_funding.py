@@ -12,6 +12,7 @@ from heuristics._frames import (
     checked_sum,
     excluded,
     first_per,
+    keyed,
     not_in,
     positive,
     tolerance,
@@ -30,29 +31,25 @@ def _first_funding(native: pl.LazyFrame, *, max_fan_out: int) -> pl.LazyFrame:
     first = first_per(
         native.select(
             "chain",
+            pl.col("to_key").alias("key"),
+            pl.col("from_key").alias("partner_key"),
             pl.col("to_address").alias("address"),
             pl.col("from_address").alias("partner"),
             *_ORDER,
         ),
-        ["chain", "address"],
+        ["key"],
         _ORDER,
     )
-    return first.filter(pl.len().over(["chain", "partner"]) < max_fan_out).with_columns(
+    return first.filter(pl.len().over("partner_key") < max_fan_out).with_columns(
         pl.lit(FUNDING_CONFIDENCE, dtype=pl.Int32).alias("confidence")
     )
 
 
 def _sweeps(native: pl.LazyFrame, *, max_fan_out: int, max_residual: Fraction) -> pl.LazyFrame:
-    received = (
-        native.select("chain", pl.col("to_address").alias("address"), "value")
-        .group_by("chain", "address")
-        .agg(checked_sum("value").alias("received"))
+    received = native.group_by(pl.col("to_key").alias("key")).agg(
+        pl.col("chain").first(), checked_sum("value").alias("received")
     )
-    sent = (
-        native.select("chain", pl.col("from_address").alias("address"), "value")
-        .group_by("chain", "address")
-        .agg(checked_sum("value").alias("sent"))
-    )
+    sent = native.group_by(pl.col("from_key").alias("key")).agg(checked_sum("value").alias("sent"))
     decimals = (
         native.group_by("chain")
         .agg(pl.col("decimals").max().fill_null(18))
@@ -61,21 +58,23 @@ def _sweeps(native: pl.LazyFrame, *, max_fan_out: int, max_residual: Fraction) -
     residual = pl.col("received") - pl.col("sent")
     limit = tolerance(max_residual, "decimals")
     emptied = (
-        received.join(sent, on=["chain", "address"], how="inner")
+        received.join(sent, on="key", how="inner")
         .join(decimals, on="chain", how="left")
         .filter(residual.is_not_null() & (residual >= 0) & (residual <= limit))
-        .select("chain", "address")
+        .select("key")
     )
     # The last transfer out, found only for the emptied addresses (few): the same rows as
     # finding it for every address and keeping the emptied ones, at a fraction of the cost.
     outgoing = native.select(
         "chain",
+        pl.col("from_key").alias("key"),
+        pl.col("to_key").alias("partner_key"),
         pl.col("from_address").alias("address"),
         pl.col("to_address").alias("partner"),
         *_ORDER,
-    ).join(emptied, on=["chain", "address"], how="semi")
-    last = first_per(outgoing, ["chain", "address"], _ORDER, last=True)
-    return last.filter(pl.len().over(["chain", "partner"]) < max_fan_out).with_columns(
+    ).join(emptied, on="key", how="semi")
+    last = first_per(outgoing, ["key"], _ORDER, last=True)
+    return last.filter(pl.len().over("partner_key") < max_fan_out).with_columns(
         pl.lit(SWEEP_CONFIDENCE, dtype=pl.Int32).alias("confidence")
     )
 
@@ -161,7 +160,11 @@ def gas_funding(
     ... ).collect().rows()
     [('0xa', '0xf', 't1', 60), ('0xa', '0xs', 't2', 60)]
     """
-    native = transfers.filter(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value")).cache()
+    native = (
+        keyed(transfers)
+        .filter(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
+        .cache()
+    )
     never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
     pairs = pl.concat(
         [
@@ -169,7 +172,7 @@ def gas_funding(
             _sweeps(native, max_fan_out=max_fan_out, max_residual=Fraction(max_residual)),
         ]
     )
-    pairs = not_in(not_in(pairs, never, "address"), never, "partner")
+    pairs = not_in(not_in(pairs.drop("key", "partner_key"), never, "address"), never, "partner")
     return pairs.select(
         "chain",
         pl.col("address").alias("address_a"),

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from heuristics import REGISTRY, applicable_heuristics, finish_links, run_heuristics
+from heuristics._frames import address_keys
 from heuristics.cluster import cluster_addresses
 from heuristics.deposit_address_reuse import (
     deposit_wallet_labels,
@@ -22,10 +23,24 @@ from heuristics.deposit_address_reuse import (
 from tracer.schema import LABELS, LINKS, TRANSFERS, conform
 from tracer.store import Store
 
-__all__ = ["INPUT_TABLES", "ClusterRun", "cluster_store", "cluster_tables"]
+__all__ = ["INPUT_TABLES", "TRANSFER_COLUMNS", "ClusterRun", "cluster_store", "cluster_tables"]
 
 #: The tables the heuristics read.
 INPUT_TABLES = ("transfers", "approvals", "contracts", "labels", "utxo_inputs", "utxo_outputs")
+#: The columns of ``transfers`` the heuristics read (the others are not loaded).
+TRANSFER_COLUMNS = (
+    "chain",
+    "block_number",
+    "transaction_hash",
+    "transaction_index",
+    "kind",
+    "idx",
+    "from_address",
+    "to_address",
+    "asset",
+    "value",
+    "decimals",
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,11 @@ def cluster_tables(
     else:
         names = sorted(dict.fromkeys(heuristics))
     labels = tables.get("labels", pl.LazyFrame(schema=LABELS))
+    if "transfers" in tables:
+        # Read once and keyed once: every heuristic groups and joins on the same integers.
+        read = tables["transfers"].select(TRANSFER_COLUMNS).collect()
+        tables = {**tables, "transfers": address_keys(read).lazy()}
+        del read
     found = pl.DataFrame(schema=LABELS)
     # One heuristic at a time: peak memory is the largest one's, not their sum. Deposit
     # matching goes first: the deposit wallets it finds are services, which the other
@@ -103,7 +123,9 @@ def cluster_tables(
         for name in names
         if name != "deposit_address_reuse"
     ]
+    del tables, known  # the transfers read above: the union does not need them
     links_df = pl.concat(frames) if frames else pl.DataFrame(schema=LINKS)
+    del frames
     result = cluster_addresses(links_df.lazy(), labels, size_caps=size_caps)
     return ClusterRun(
         heuristics=tuple(names),
