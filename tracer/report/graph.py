@@ -9,9 +9,10 @@ in :attr:`Node.share` and :attr:`Edge.share`, which size and rank what is drawn.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,8 +450,11 @@ def layout_by_hop(
     crossings), then by share and id, so the layout is deterministic; they are stacked
     ``gap`` pixels apart plus their radii (:func:`node_radius`), so big nodes never overlap.
     Columns are at least ``column_gap`` apart, more when the tallest column would make the
-    drawing narrower than ``aspect`` (width / height). A backward trace is mirrored so that
-    money still flows left to right.
+    drawing narrower than ``aspect`` (width / height). The page opens with every cluster
+    closed, drawn as one node, so a column's height for this rule counts the addresses of a
+    cluster (a ``cluster_id`` shared by several nodes) as one node: a big cluster does not
+    stretch the drawing it is first seen in. A backward trace is mirrored so that money still
+    flows left to right.
 
     Examples
     --------
@@ -467,6 +471,8 @@ def layout_by_hop(
         upstream = edge.target if sign < 0 else edge.source
         downstream = edge.source if sign < 0 else edge.target
         feeders[downstream].append(upstream)
+    members = Counter(n.cluster_id for n in graph.nodes.values() if n.cluster_id)
+    clustered = {c for c, count in members.items() if count > 1}
     y_of: dict[str, float] = {}
     tallest = 0.0
     for hop in sorted(columns):
@@ -484,7 +490,7 @@ def layout_by_hop(
             if i:
                 y += gap + 1.3 * (radius + node_radius(graph.nodes[ordered[i - 1]]))
             stacked.append(y)
-        tallest = max(tallest, y)
+        tallest = max(tallest, _closed_height(ordered, graph, clustered, gap=gap))
         for node_id, y_stacked in zip(ordered, stacked, strict=True):
             y_of[node_id] = round(y_stacked - y / 2, 2)
     hops = sorted(columns)
@@ -494,6 +500,24 @@ def layout_by_hop(
         node_id: (sign * node.hop * step + 0.0, y_of[node_id])
         for node_id, node in graph.nodes.items()
     }
+
+
+def _closed_height(
+    ordered: list[str], graph: HopGraph, clustered: set[str], *, gap: float
+) -> float:
+    """A column's stacked height with each drawn cluster as one node of its largest radius."""
+    radii: list[float] = []
+    seen: dict[str, int] = {}
+    for node_id in ordered:
+        node = graph.nodes[node_id]
+        radius = node_radius(node)
+        if node.cluster_id in clustered:
+            if node.cluster_id in seen:
+                radii[seen[node.cluster_id]] = max(radii[seen[node.cluster_id]], radius)
+                continue
+            seen[node.cluster_id] = len(radii)
+        radii.append(radius)
+    return sum(gap + 1.3 * (a + b) for a, b in itertools.pairwise(radii))
 
 
 def format_assets(amounts: Mapping[str, int], decimals: Mapping[str, int | None]) -> list[str]:

@@ -263,6 +263,11 @@ def _vis_edges(graph: HopGraph) -> list[dict[str, Any]]:
                 "width": round(1 + 9 * math.sqrt(edge.share), 2),
                 "amount": float(format_units(edge.tainted_value, edge.decimals)),
                 "asset": edge.asset,
+                # Exact, for the label of an edge that a closed cluster merges with others.
+                "tainted": str(edge.tainted_value),
+                "decimals": edge.decimals,
+                "transfers": edge.transfers,
+                "share": edge.share,
                 "tip": _edge_tip(edge),
             }
         )
@@ -270,20 +275,43 @@ def _vis_edges(graph: HopGraph) -> list[dict[str, Any]]:
 
 
 def _clusters(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    r"""One entry per drawn cluster; a cluster that holds seeds says so and is drawn seed red.
+
+    Examples
+    --------
+    >>> items = [
+    ...     {"id": "0xa", "cluster": "0xa", "role": "seed"},
+    ...     {"id": "0xb", "cluster": "0xa", "role": "held"},
+    ... ]
+    >>> [(c["label"], c["tip"][1], c["colour"]) for c in _clusters(items)]
+    [('2 in\ncluster\n1 seed', '2 addresses, 1 of them a seed; double-click to expand', '#d62728')]
+    """
     members: dict[str, list[str]] = {}
+    seeds: dict[str, int] = {}
     for item in nodes:
         if "cluster" in item:
             members.setdefault(item["cluster"], []).append(item["id"])
-    return [
-        {
-            "id": f"cluster:{cluster_id}",
-            "key": cluster_id,
-            "label": f"{len(ids)} in\ncluster",  # short: a database shape grows with it
-            "tip": [f"cluster {cluster_id}", f"{len(ids)} addresses; double-click to expand"],
-            "members": ids,
-        }
-        for cluster_id, ids in sorted(members.items())
-    ]
+            seeds[item["cluster"]] = seeds.get(item["cluster"], 0) + (item["role"] == "seed")
+    clusters = []
+    for cluster_id, ids in sorted(members.items()):
+        # Short labels: a database shape grows with its label.
+        label, what, colour = f"{len(ids)} in\ncluster", f"{len(ids)} addresses", None
+        held = seeds[cluster_id]
+        if held:
+            label += "\n1 seed" if held == 1 else f"\n{held} seeds"
+            what += ", 1 of them a seed" if held == 1 else f", {held} of them seeds"
+            colour = ROLE_STYLES["seed"][0]
+        clusters.append(
+            {
+                "id": f"cluster:{cluster_id}",
+                "key": cluster_id,
+                "label": label,
+                "tip": [f"cluster {cluster_id}", f"{what}; double-click to expand"],
+                "members": ids,
+                "colour": colour,
+            }
+        )
+    return clusters
 
 
 def _options(node_count: int, edge_count: int) -> dict[str, Any]:
@@ -309,13 +337,16 @@ def _options(node_count: int, edge_count: int) -> dict[str, Any]:
     }
 
 
+# What came in (seeded, swapped in) equals what went out (every other column), per asset.
 _TOTAL_COLUMNS = (
     ("seeded", "left the seeds"),
+    ("swapped_in", "came out of swaps"),
     ("endpoints", "reached endpoints"),
     ("held", "still held"),
     ("fees", "paid as fees"),
     ("below_min_value", "below the minimum value"),
     ("untraced", "not traced further"),
+    ("swapped_out", "went into swaps"),
     ("dust", "rounding dust"),
 )
 
@@ -386,12 +417,14 @@ def _parameters(trace: Trace) -> list[tuple[str, str]]:
     """``trace.json`` as (key, text) rows: the trace parameters and the other facts.
 
     The engine writes the parameters under ``parameters``; a top-level key of the same name
-    (``chain``: the chain actually traced) wins over the parameter.
+    (``chain``: the chain actually traced) wins over the parameter. The seeds have their own
+    table in the header (the ``seeds`` parameter is empty when they came from a seed file or
+    the data directory, which would read as "no seeds").
     """
     merged: dict[str, Any] = {}
     nested = trace.parameters.get("parameters")
     if isinstance(nested, dict):
-        merged.update(nested)
+        merged.update((k, v) for k, v in nested.items() if k not in _SHOWN_ELSEWHERE)
     merged.update(
         (k, v)
         for k, v in trace.parameters.items()

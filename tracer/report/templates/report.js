@@ -38,6 +38,16 @@
   report.nodes = nodes;
   report.edges = edges;
 
+  // The edges of the data behind a drawn edge: itself, or those a closed cluster merged.
+  var edgeById = {};
+  data.edges.forEach(function (e) { edgeById[e.id] = e; });
+  function baseEdges(id) {
+    if (edgeById[id]) { return [edgeById[id]]; }
+    return network.clustering.getBaseEdges(id)
+      .map(function (b) { return edgeById[b]; })
+      .filter(function (e) { return e !== undefined; });
+  }
+
   // Clusters: one node per cluster of addresses; double-click opens it.
   var clusterOf = {};
   data.clusters.forEach(function (c) {
@@ -45,24 +55,156 @@
   });
   function closeCluster(c) {
     var first = nodes.get(c.members[0]);
+    // Drawn at the member nearest the members' centre: the centre itself can fall on another
+    // address of the same column, which the cluster would then hide.
+    var placed = c.members.map(function (m) { return nodes.get(m); });
+    var cx = 0;
+    var cy = 0;
+    placed.forEach(function (n) { cx += n.x / placed.length; cy += n.y / placed.length; });
+    var anchor = placed.reduce(function (best, n) {
+      var d = (n.x - cx) * (n.x - cx) + (n.y - cy) * (n.y - cy);
+      var b = (best.x - cx) * (best.x - cx) + (best.y - cy) * (best.y - cy);
+      return d < b ? n : best;
+    });
     network.cluster({
       joinCondition: function (n) { return n.cluster === c.key; },
       clusterNodeProperties: {
         id: c.id,
+        x: anchor.x,
+        y: anchor.y,
         label: c.label,
         title: tip(c.tip),
         shape: "database",
-        color: { background: first.color.background, border: "#222222" },
+        color: { background: c.colour || first.color.background, border: "#222222" },
         borderWidth: 3,
-        font: { size: 12, face: "sans-serif" },
+        font: { size: 12, face: "sans-serif", color: c.colour ? "#ffffff" : "#343434" },
         category: first.category
       }
     });
   }
   data.clusters.forEach(closeCluster);
+  // Clusters opened so far (vis-network's isCluster logs an error for an opened one).
+  var opened = {};
+  var clusterIds = {};
+  data.clusters.forEach(function (c) { clusterIds[c.id] = true; });
+  function isClosed(id) { return clusterIds[id] === true && opened[id] !== true; }
+
+  // vis-network draws all edges between a closed cluster and one address as a single edge
+  // with the label, width and tooltip of the first of them. Relabel each such edge with the
+  // sum of what it stands for (exact, per asset, rounded to 4 decimals for reading as the
+  // other labels are), its width with the summed share, its tooltip with every edge's lines.
+  function shortText(text) {
+    return text.length > 14 ? text.slice(0, 6) + "…" + text.slice(-4) : text;
+  }
+  function readable(value, decimals) {
+    var scale = BigInt(10) ** BigInt(decimals || 0);
+    if (value !== BigInt(0) && value * BigInt(10000) < scale) { return "<0.0001"; }
+    var units = (value * BigInt(10000) + scale / BigInt(2)) / scale;
+    var fraction = (units % BigInt(10000)).toString().padStart(4, "0").replace(/0+$/, "");
+    var whole = (units / BigInt(10000)).toLocaleString("en-US");
+    return fraction ? whole + "." + fraction : whole;
+  }
+  function amounts(list) {
+    // "95 ETH ×2 + 1,000 0x0bae…1ed0": exact sums per asset, rounded for reading.
+    var byAsset = {};
+    list.forEach(function (e) {
+      var a = byAsset[e.asset] || { value: BigInt(0), decimals: e.decimals, transfers: 0 };
+      a.value += BigInt(e.tainted);
+      a.transfers += e.transfers;
+      byAsset[e.asset] = a;
+    });
+    // The chain's native asset (a symbol) before tokens (contract addresses), then by name.
+    var order = Object.keys(byAsset).sort(function (x, y) {
+      var tx = x.indexOf("0x") === 0;
+      var ty = y.indexOf("0x") === 0;
+      return tx !== ty ? (tx ? 1 : -1) : (x < y ? -1 : (x > y ? 1 : 0));
+    });
+    return order.map(function (asset) {
+      var a = byAsset[asset];
+      var text = readable(a.value, a.decimals) + " " + shortText(asset);
+      return a.transfers > 1 ? text + " \u00d7" + a.transfers : text;
+    }).join(" + ");
+  }
+  function mergedEdge(id, base) {
+    // vis-network also merges the edges of the opposite direction into the one it draws:
+    // those are said apart ("back") and the edge gets an arrow at both ends.
+    var drawnTo = network.getConnectedNodes(id)[1];
+    var along = base.filter(function (e) { return network.findNode(e.to)[0] === drawnTo; });
+    var back = base.filter(function (e) { return along.indexOf(e) === -1; });
+    var label = amounts(along);
+    if (back.length > 0) { label = (label ? label + " \u21c4 " : "") + amounts(back) + " back"; }
+    var shares = {};
+    base.forEach(function (e) { shares[e.asset] = (shares[e.asset] || 0) + e.share; });
+    var share = Math.min(1, Math.max.apply(null, Object.keys(shares).map(function (a) {
+      return shares[a];
+    })));
+    var box = document.createElement("div");
+    base.forEach(function (e) { box.appendChild(tip(e.tip)); });
+    return {
+      label: label,
+      width: Math.round((1 + 9 * Math.sqrt(share)) * 100) / 100,
+      title: box,
+      arrows: { to: { enabled: along.length > 0 }, from: { enabled: back.length > 0 } }
+    };
+  }
+  function relabelClusterEdges() {
+    data.clusters.forEach(function (c) {
+      if (!isClosed(c.id)) { return; }
+      network.getConnectedEdges(c.id).forEach(function (id) {
+        var base = baseEdges(id);
+        if (base.length > 1) { network.clustering.updateEdge(id, mergedEdge(id, base)); }
+      });
+    });
+  }
+  relabelClusterEdges();
+  // Opened members go back to their laid-out places (vis-network would pile them all on the
+  // cluster's position, and physics is off, so they would stay piled).
+  var laidOut = {};
+  data.nodes.forEach(function (n) { laidOut[n.id] = { x: n.x, y: n.y }; });
+  function openCluster(id) {
+    opened[id] = true;
+    network.openCluster(id, {
+      releaseFunction: function (clusterPosition, positions) {
+        var placed = {};
+        Object.keys(positions).forEach(function (m) { placed[m] = laidOut[m] || positions[m]; });
+        return placed;
+      }
+    });
+    relabelClusterEdges();  // edges between the opened addresses and other closed clusters
+  }
+  report.openCluster = openCluster;
   network.on("doubleClick", function (params) {
-    if (params.nodes.length === 1 && network.isCluster(params.nodes[0])) {
-      network.openCluster(params.nodes[0]);
+    if (params.nodes.length === 1 && isClosed(params.nodes[0])) {
+      openCluster(params.nodes[0]);
+    }
+  });
+
+  // Details: a click on an address, a cluster or an edge shows its tooltip's lines under the
+  // graph as selectable text (tooltips vanish with the mouse), with every transaction hash.
+  var nodeById = {};
+  data.nodes.forEach(function (n) { nodeById[n.id] = n; });
+  var clusterById = {};
+  data.clusters.forEach(function (c) { clusterById[c.id] = c; });
+  var details = document.getElementById("details");
+  function showDetails(blocks) {
+    details.replaceChildren();
+    blocks.forEach(function (lines) { details.appendChild(tip(lines)); });
+  }
+  network.on("click", function (params) {
+    if (params.nodes.length === 1) {
+      var id = params.nodes[0];
+      var c = clusterById[id];
+      if (c && isClosed(id)) {
+        var members = c.members.map(function (m) {
+          var n = nodeById[m];
+          return m + " · " + n.role + (n.tip[0] === m ? "" : " · " + n.tip[0]);
+        });
+        showDetails([c.tip.concat(members)]);
+      } else if (nodeById[id]) {
+        showDetails([nodeById[id].tip]);
+      }
+    } else if (params.edges.length === 1) {
+      showDetails(baseEdges(params.edges[0]).map(function (e) { return e.tip; }));
     }
   });
 
@@ -76,7 +218,7 @@
   var results = document.getElementById("search-results");
   function focusNode(id) {
     var c = clusterOf[id];
-    if (c && network.isCluster(c.id)) { network.openCluster(c.id); }
+    if (c && isClosed(c.id)) { openCluster(c.id); }
     network.selectNodes([id]);
     network.focus(id, { scale: 1.3, animation: false });
   }
@@ -95,7 +237,11 @@
     found.slice(0, 20).forEach(function (n) {
       var button = document.createElement("button");
       button.type = "button";
-      button.textContent = n.label.replace("\n", " ") + " (hop " + n.hop + ")";
+      // A label can name several addresses (an exchange's deposit addresses): add the address.
+      var name = n.label.replace("\n", " ");
+      var short = n.id.length > 14 ? n.id.slice(0, 6) + "…" + n.id.slice(-4) : n.id;
+      if (n.role !== "group" && name.indexOf(short) === -1) { name += " " + short; }
+      button.textContent = name + " (hop " + n.hop + ")";
       button.addEventListener("click", function () { focusNode(n.id); });
       results.appendChild(button);
     });
