@@ -33,6 +33,10 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _summary(result: TraceResult, out: Path) -> list[str]:
     lines = []
     seeds = result.seeds["address"].n_unique()
@@ -82,7 +86,8 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
     else:
         lines.append("No endpoint reached.")
     lines.append(
-        f"{result.flows.height} tainted flows, {result.held.height} addresses still holding "
+        f"{_count(result.flows.height, 'tainted flow')}, "
+        f"{_count(result.held.height, 'address', 'addresses')} still holding "
         f"taint. Tables written to {out}/."
     )
     return lines
