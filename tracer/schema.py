@@ -269,7 +269,7 @@ PATHS = pl.Schema(
         "tainted_value": pl.String(),
         "hop_count": pl.Int32(),
         "addresses": pl.String(),  # "seed>a>b>endpoint"
-        "transaction_hashes": pl.String(),  # "h1>h2>h3", one per step
+        "transaction_hashes": pl.String(),  # "h1>h2>h3", one per transaction on the path
     }
 )
 
@@ -547,7 +547,8 @@ COLUMN_DOCS: Mapping[str, Mapping[str, str]] = {
         "rank": "1 = the path carrying the most taint to this endpoint.",
         "hop_count": "Steps on the path.",
         "addresses": "Addresses on the path, joined with `>`.",
-        "transaction_hashes": "One transaction per step, joined with `>`.",
+        "transaction_hashes": "The path's transactions in order, joined with `>`: one per step, "
+        "except that a swap's two steps (into the venue, out of it) share their transaction.",
     },
     "held": {
         "last_block_number": "Block of the address's last activity.",
