@@ -261,7 +261,10 @@ def _remember_chain_id(cache: Path, url: str) -> None:
     path = cache / _CHAIN_ID
     if not path.is_file():
         with open_client(url) as client:
-            path.write_text(str(int(client.call("eth_chainId"), 16)) + "\n", encoding="utf-8")
+            chain_id = int(client.call("eth_chainId"), 16)
+        partial = path.with_suffix(".partial")  # renamed into place: never half-written
+        partial.write_text(f"{chain_id}\n", encoding="utf-8")
+        partial.replace(path)
 
 
 _CHAIN_ID = "chain_id"
