@@ -85,8 +85,9 @@ def _movements(
 ) -> set[tuple[str, str, int]]:
     """What the chain says moved for the flow's kind (and log index, for tokens)."""
     kind = row["kind"]
-    if kind == "native":
-        return {(_lower(tx.get("from")), _lower(tx.get("to")), int(str(tx.get("value")), 16))}
+    if kind == "native":  # a contract creation pays the contract the receipt names
+        to = tx.get("to") or receipt.get("contractAddress")
+        return {(_lower(tx.get("from")), _lower(to), int(str(tx.get("value")), 16))}
     if kind == "token":
         moved = set()
         for log in receipt.get("logs") or []:
