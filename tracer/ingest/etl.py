@@ -531,9 +531,7 @@ def _trace_address(part: _Part, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _blocks(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(
-        part.frame, "hash", "parent_hash", "miner", "transaction_count", "base_fee_per_gas"
-    )
+    f = part.frame
     _not_null(part, f, "number")
     f = _integers(part, f, "number", "transaction_count")
     f = _timestamps(part, f, "timestamp")
@@ -552,20 +550,7 @@ def _blocks(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _transactions(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(
-        part.frame,
-        "block_hash",
-        "block_timestamp",
-        "transaction_index",
-        "gas",
-        "gas_price",
-        "input",
-        "nonce",
-        "receipt_gas_used",
-        "receipt_effective_gas_price",
-        "receipt_status",
-        "receipt_contract_address",
-    )
+    f = part.frame
     for column in ("hash", "block_number", "from_address", "value"):
         _not_null(part, f, column)
     f = _hashes(part, f, "hash", "block_hash")
@@ -578,7 +563,7 @@ def _transactions(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _receipts(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "gas_used", "contract_address", "effective_gas_price")
+    f = part.frame
     _not_null(part, f, "transaction_hash")
     f = _hashes(part, f, "transaction_hash")
     f = _integers(part, f, "gas_used", "status")
@@ -594,7 +579,7 @@ def _receipts(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _logs(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "block_timestamp", "transaction_index")
+    f = part.frame
     for column in ("transaction_hash", "block_number", "log_index", "address"):
         _not_null(part, f, column)
     f = _hashes(part, f, "transaction_hash")
@@ -606,7 +591,7 @@ def _logs(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _traces(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "block_timestamp", "transaction_index", "call_type", "error", "status")
+    f = part.frame
     _not_null(part, f, "block_number")
     f = _hashes(part, f, "transaction_hash")
     f = _integers(part, f, "block_number", "transaction_index", "status")
@@ -624,7 +609,7 @@ def _traces(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _token_transfers(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "block_timestamp", "transaction_index")
+    f = part.frame
     for column in ("transaction_hash", "log_index", "value"):
         _not_null(part, f, column)
     f = _hashes(part, f, "transaction_hash")
@@ -646,7 +631,7 @@ def _token_transfers(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _contracts(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "block_number", "is_erc20", "is_erc721")
+    f = part.frame
     f = _addresses(part, f, chain, "address")
     f = _integers(part, f, "block_number")
     standard = (
@@ -659,7 +644,7 @@ def _contracts(part: _Part, chain: str) -> pl.DataFrame:
 
 
 def _tokens(part: _Part, chain: str) -> pl.DataFrame:
-    f = _present(part.frame, "symbol", "name", "decimals")
+    f = part.frame
     f = _addresses(part, f, chain, "address")
     # ethereum-etl writes whatever decimals() returned; a value outside 0..255 is unknown.
     decimals = pl.col("decimals").str.strip_chars().str.to_integer(strict=False)
@@ -807,6 +792,8 @@ def extract(paths: Sequence[Path], *, chain: str = "ethereum") -> Ingested:
             _require(part, _REQUIRED[part.kind])
             number = len(sources)
             sources[number] = part.source
+            # every column a mapper reads exists from here on (optional ones as nulls)
+            part.frame = _present(part.frame, *_USED[part.kind])
             frame = _MAPPERS[part.kind](part, chain)
             if _LINE in frame.columns:
                 frame = frame.with_columns(pl.lit(number).alias("__part"))
