@@ -146,8 +146,8 @@ def _check_versions(case: Case) -> None:
 
 def _run(case: Case, work: Path, env: Mapping[str, str]) -> list[str]:
     store = Store(work / "data")
-    notes = _ingest_data(case, store, env)
     seeds = _seeds(case)
+    notes = _ingest_data(case, store, seeds, env)
     labels = _labels(case)
     store.commit({"seeds": seeds, "labels": labels})
     links, clusters = _cluster(case, store)
@@ -161,10 +161,12 @@ def _run(case: Case, work: Path, env: Mapping[str, str]) -> list[str]:
     return notes
 
 
-def _ingest_data(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
+def _ingest_data(
+    case: Case, store: Store, seeds: pl.DataFrame, env: Mapping[str, str]
+) -> list[str]:
     source = case.data
     if source.rpc_url is not None:
-        return _ingest_rpc(case, store, env)
+        return _ingest_rpc(case, store, seeds, env)
     data_dirs = [p for p in source.files if _is_data_dir(p)]
     if data_dirs and (source.format in ("auto", "tracer")):
         if len(data_dirs) != len(source.files):
@@ -199,7 +201,7 @@ def _is_data_dir(path: Path) -> bool:
     return path.is_dir() and any((path / t).is_dir() for t in ("transfers", "transactions"))
 
 
-def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
+def _ingest_rpc(case: Case, store: Store, seeds: pl.DataFrame, env: Mapping[str, str]) -> list[str]:
     """Fetch into the case's RPC cache (resumable, reused by the next run), then copy it in.
 
     ``fetch = "range"`` takes every block of the range (what clustering over the whole
@@ -225,7 +227,7 @@ def _ingest_rpc(case: Case, store: Store, env: Mapping[str, str]) -> list[str]:
         crawl(
             cache,
             url,
-            _seeds(case)["address"].to_list(),
+            seeds["address"].to_list(),
             direction=case.trace.direction,  # type: ignore[arg-type]
             max_hops=case.trace.max_hops,
             since_block=source.from_block,

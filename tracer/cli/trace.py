@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -285,13 +286,7 @@ def trace_cmd(
         )
     inputs = load_trace_inputs(store)
     if seeds is not None:
-        inputs = type(inputs)(
-            transfers=inputs.transfers,
-            transactions=inputs.transactions,
-            labels=inputs.labels,
-            clusters=inputs.clusters,
-            seeds=seeds.lazy(),
-        )
+        inputs = dataclasses.replace(inputs, seeds=seeds.lazy())
     result = run_trace(inputs, spec)
     write_trace_outputs(result, out)
     for line in _summary(result, out):
