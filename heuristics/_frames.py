@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from tracer.amounts import int128_or_null
@@ -15,21 +16,23 @@ _MAX_DECIMALS = 77  # 10**77 > 2**256: no token has more
 
 #: The integer key column of each address column of ``transfers`` (see :func:`address_keys`).
 KEYS = {"from_address": "from_key", "to_address": "to_key"}
-_SEED = 0x6B657973
-_CHECK_ROWS = 4_000_000
+_SEEDS = (0x6B657973, 0x636865636B)
 
 
 def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
     """``transfers`` with ``from_key`` and ``to_key``: one integer per ``(chain, address)``.
 
-    Two rows get the same key exactly when their ``(chain, address)`` pairs are equal (the
-    same key in both columns); a null address gets a null key. Heuristics group and join on
-    these integers instead of on 42-byte strings, several times faster; the caller computes
-    them once and every heuristic shares them (:func:`keyed` computes nothing when present).
+    Keys are small (UInt32, numbered from 0 over the distinct pairs of both columns, at
+    most one number left unused), so that a heuristic can index NumPy arrays with them; two
+    rows get the same key exactly when their ``(chain, address)`` pairs are equal; a null
+    address gets a null key. The caller computes them once and every heuristic shares them
+    (:func:`keyed` computes nothing when present).
 
-    A 64-bit hash of each pair stands in for it while the distinct pairs are numbered; every
-    row is then compared with the pair its key stands for, and if two distinct pairs share a
-    hash, the keys are the exact (slower) string keys of :func:`keyed` instead.
+    The pairs are numbered through a 64-bit hash of each (an integer rank instead of a string
+    sort: several times faster). A second, independent 64-bit hash checks the numbering: if
+    two rows with one key differ in it, two distinct pairs share the first hash, and the
+    exact (slower) string numbering is used instead. Two distinct addresses would have to
+    collide in both hashes at once (128 bits) to share a key.
 
     Examples
     --------
@@ -50,41 +53,44 @@ def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
     height = transfers.height
     both = pl.concat([transfers.get_column(c) for c in KEYS]).rename("address")
     if transfers.get_column("chain").n_unique() > 1:
-        columns = [pl.concat([transfers.get_column("chain")] * 2), both]
-        hashed = pl.DataFrame(columns).hash_rows(seed=_SEED)
+        pairs = pl.DataFrame([pl.concat([transfers.get_column("chain")] * 2), both])
+        hashes = [pairs.hash_rows(seed=seed) for seed in _SEEDS]
     else:  # one chain: the address alone will do
-        columns = [both]
-        hashed = both.hash(seed=_SEED)
-    ids = hashed.rank("dense") - 1  # 0, 1, ... in the order of the hashes
-    del hashed
-    inverse = ids.to_numpy()
-    first = np.empty(int(inverse.max()) + 1 if height else 0, dtype=np.int64)
-    first[inverse] = np.arange(inverse.shape[0], dtype=np.int64)  # any occurrence will do
-    for column in columns:
-        nodes = column.gather(first)
-        for start in range(0, column.len(), _CHECK_ROWS):  # in slices: less memory at once
-            part = column.slice(start, _CHECK_ROWS)
-            stand_in = nodes.gather(inverse[start : start + _CHECK_ROWS])
-            if not stand_in.eq_missing(part).all():  # two pairs share a 64-bit hash
-                return keyed(transfers.lazy()).collect()  # exact string keys instead
-    del inverse, first
-    if both.null_count():
+        hashes = [both.hash(seed=seed) for seed in _SEEDS]
+    ids = (hashes[0].rank("dense") - 1).cast(pl.UInt32)  # 0, 1, ... in the order of the hashes
+    if not consistent_ids(ids.to_numpy(), hashes[1].to_numpy()):
+        ids = _exact_ids(transfers, both)
+    del hashes
+    if both.null_count():  # the nulls' id is left unused: keys stay below 2 * height
         ids = pl.select(pl.when(both.is_not_null()).then(ids)).to_series()
     return transfers.with_columns(ids[:height].alias("from_key"), ids[height:].alias("to_key"))
+
+
+def consistent_ids(ids: npt.NDArray[np.uint32], check: npt.NDArray[np.uint64]) -> bool:
+    """Whether every row with one id has the same ``check`` value (an independent hash)."""
+    if ids.shape[0] == 0:
+        return True
+    seen = np.empty(int(ids.max()) + 1, dtype=np.uint64)
+    seen[ids] = check  # one of each id's values (the last one written)
+    return bool(np.array_equal(seen[ids], check))
+
+
+def _exact_ids(transfers: pl.DataFrame, both: pl.Series) -> pl.Series:
+    """Dense ids numbered by the ``(chain, address)`` strings themselves (exact, slower)."""
+    chain = pl.concat([transfers.get_column("chain")] * 2)
+    joined = pl.select(pl.concat_str(chain, both, separator="\x00")).to_series()
+    return (joined.rank("dense") - 1).cast(pl.UInt32)
 
 
 def keyed(transfers: pl.LazyFrame) -> pl.LazyFrame:
     """``transfers`` with the key columns of :func:`address_keys`, computed only if missing.
 
-    When they are missing, each key is the chain and the address joined into one string
-    (exact, but slower to group and join than the integers of :func:`address_keys`).
+    Computing them reads ``transfers`` whole: callers that run several heuristics compute the
+    keys once with :func:`address_keys` and pass the keyed frame.
     """
     if set(KEYS.values()) <= set(transfers.collect_schema().names()):
         return transfers
-    return transfers.with_columns(
-        pl.concat_str("chain", pl.col(column), separator="\x00").alias(key)
-        for column, key in KEYS.items()
-    )
+    return address_keys(transfers.collect()).lazy()
 
 
 def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:
@@ -232,6 +238,53 @@ def first_per(
         .unique(subset=list(keys), keep="first", maintain_order=True)
     )
     return pl.concat([single, tied]).drop("__tied")
+
+
+def first_rows(
+    frame: pl.DataFrame, key: str, order: Sequence[str], *, last: bool = False
+) -> npt.NDArray[np.int64]:
+    """Row numbers of the first (or last) row of each ``key`` in ``order``, ascending.
+
+    :func:`first_per` for an eager frame whose ``key`` is an integer address key
+    (:func:`address_keys`): each key's smallest (largest) ``order[0]`` is found with NumPy in
+    one pass, and only the keys still tied after it are sorted. Rows whose key or
+    ``order[0]`` is null are never chosen.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"k": [0, 0, 0, 1], "t": [2, 1, 1, 5], "i": [0, 7, 3, 0]})
+    >>> (
+    ...     first_rows(df, "k", ["t", "i"]).tolist(),
+    ...     first_rows(df, "k", ["t", "i"], last=True).tolist(),
+    ... )
+    ([2, 3], [0, 3])
+    """
+    keys, head = frame.get_column(key), frame.get_column(order[0])
+    if keys.null_count() or head.null_count():
+        rows = np.flatnonzero((keys.is_not_null() & head.is_not_null()).to_numpy())
+        keys, head = keys.gather(rows), head.gather(rows)
+    else:  # the common case: every row, no copies
+        rows = np.arange(frame.height, dtype=np.int64)
+    if rows.shape[0] == 0:
+        return rows
+    k = keys.to_numpy()
+    h = head.cast(pl.Int64).to_numpy()
+    extreme = np.iinfo(np.int64).min if last else np.iinfo(np.int64).max
+    best = np.full(int(k.max()) + 1, extreme, dtype=np.int64)
+    (np.maximum if last else np.minimum).at(best, k, h)
+    at_best = h == best[k]
+    rows, k = rows[at_best], k[at_best]
+    tied = np.bincount(k)[k] > 1
+    settled = [rows[~tied]]
+    if tied.any():  # few: the same sort as first_per's
+        ties = (
+            frame[rows[tied]]
+            .with_columns(pl.Series("__row", rows[tied]))
+            .sort([key, *order], descending=last, nulls_last=True)
+            .unique(subset=[key], keep="first", maintain_order=True)
+        )
+        settled.append(ties.get_column("__row").to_numpy())
+    return np.sort(np.concatenate(settled))
 
 
 def checked_sum(column: str) -> pl.Expr:

@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from heuristics import NOT_OWNED_CATEGORIES, REGISTRY
+from heuristics._frames import consistent_ids
 from tracer.schema import CLUSTERS, LINKS, conform
 
 __all__ = [
@@ -117,7 +118,7 @@ def _component_labels(
     return connected_components(graph, directed=False)[1]  # type: ignore[no-any-return]
 
 
-_SEED = 0x7472616365
+_SEEDS = (0x7472616365, 0x756E696F6E)
 
 
 def _dense_ids(
@@ -126,20 +127,20 @@ def _dense_ids(
     """Sorted distinct addresses, and each endpoint's position among them.
 
     A 64-bit hash of each address stands in for it while the distinct values are found (an
-    integer sort instead of a string join); every endpoint is then compared with the address
-    its key stands for, and if two distinct addresses share a key the exact string path is
-    taken instead.
+    integer sort instead of a string join); a second, independent hash checks the result
+    (:func:`heuristics._frames.consistent_ids`), and if two distinct addresses share the
+    first hash the exact string path is taken instead.
     """
     both = pl.concat([address_a, address_b]).rename("address")
     if both.null_count():
         return _dense_ids_exact(address_a, address_b)
-    inverse = (both.hash(seed=_SEED).rank("dense").cast(pl.Int64) - 1).to_numpy()
+    inverse = (both.hash(seed=_SEEDS[0]).rank("dense").cast(pl.Int64) - 1).to_numpy()
+    if not consistent_ids(inverse, both.hash(seed=_SEEDS[1]).to_numpy()):
+        return _dense_ids_exact(address_a, address_b)  # two addresses share a 64-bit hash
     n_nodes = int(inverse.max()) + 1 if inverse.shape[0] else 0
     first = np.empty(n_nodes, dtype=np.int64)
     first[inverse] = np.arange(inverse.shape[0], dtype=np.int64)  # any occurrence will do
     nodes = both.gather(first)
-    if not (nodes.gather(inverse) == both).all():
-        return _dense_ids_exact(address_a, address_b)  # two addresses share a 64-bit hash
     order = _string_order(nodes)
     position = np.empty(n_nodes, dtype=np.int64)
     position[order] = np.arange(n_nodes, dtype=np.int64)

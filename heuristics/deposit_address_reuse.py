@@ -35,6 +35,7 @@ EXCHANGE_CATEGORIES = ("exchange", "hot_wallet")
 LABEL_CONFIDENCE = 10
 ALPHA = "0.01"
 TAU = 3_200
+_ASSET_SEED = 0x6173736574
 
 
 def matched_deposits(
@@ -60,9 +61,13 @@ def matched_deposits(
     pl.LazyFrame
         ``chain, sender, deposit_address, exchange_address, exchange_label, asset,
         transaction_hash, block_number, forward_transaction_hash, forward_block_number``, one
-        row per deposit (its earliest matching forward), sorted.
+        row per deposit (its earliest matching forward), and the address keys
+        ``deposit_key, sender_key``; sorted by deposit address key, block, sender key and
+        transaction (a deterministic order: keys are numbered the same way on every run).
     """
-    keys = ["deposit_key", "asset"]  # the key stands for the chain and the address
+    # Joins and groups run on integers: the address keys, a hash of the asset (checked for
+    # equality after the join) and each transfer's row number.
+    keys = ["deposit_key", "__asset"]
     exchanges = (
         labels.filter(pl.col("category").is_in(list(EXCHANGE_CATEGORIES)))
         .sort("chain", "address", "confidence", "label", descending=[False, False, True, False])
@@ -82,9 +87,11 @@ def matched_deposits(
             "from_key",
             "to_key",
             "asset",
+            pl.col("asset").hash(seed=_ASSET_SEED).alias("__asset"),
             "value",
             "decimals",
         )
+        .with_row_index("__row")
         .cache()  # read by both sides below: scan once
     )
     # Amounts are parsed only on the rows that can match (few, next to all transfers).
@@ -102,7 +109,8 @@ def matched_deposits(
             pl.col("from_key").alias("deposit_key"),
             pl.col("to_address").alias("exchange_address"),
             "exchange_label",
-            "asset",
+            "__asset",
+            pl.col("asset").alias("forward_asset"),
             pl.col("value").alias("out_value"),
             pl.col("amount").alias("out_amount"),
             pl.col("transaction_hash").alias("forward_transaction_hash"),
@@ -133,7 +141,8 @@ def matched_deposits(
         .with_columns(*parsed, (pl.col("block_number") // width).alias("__bucket"))
         .join(forwards_b, on=[*keys, "__bucket"], how="inner")
         .filter(
-            (delay >= 0)
+            (pl.col("asset") == pl.col("forward_asset"))
+            & (delay >= 0)
             & (delay <= max_delay_blocks)
             & (pl.col("forward_transaction_hash") != pl.col("transaction_hash"))
             & (pl.col("sender_key") != pl.col("deposit_key"))
@@ -142,26 +151,37 @@ def matched_deposits(
             .otherwise(pl.col("value") == pl.col("out_value"))
         )
     )
-    return (
-        matched.pipe(
-            first_per,
-            ["deposit_key", "transaction_hash", "sender_key"],
-            ["forward_block_number", "forward_transaction_hash"],
-        )
-        .select(
-            "chain",
-            "sender",
-            "deposit_address",
-            "exchange_address",
-            "exchange_label",
-            "asset",
-            "transaction_hash",
-            "block_number",
-            "forward_transaction_hash",
-            "forward_block_number",
-        )
-        .sort("chain", "deposit_address", "block_number", "transaction_hash", "sender")
+    # Each deposit transfer's earliest forward; then one row per deposit transaction (a
+    # transaction may pay one deposit address twice): integer keys, with the rare rows whose
+    # transaction hash repeats settled by the strings themselves.
+    earliest = first_per(matched, ["__row"], ["forward_block_number", "forward_transaction_hash"])
+    per_transaction = ["deposit_key", "transaction_hash", "sender_key"]
+    repeated = pl.struct(
+        "deposit_key", "sender_key", pl.col("transaction_hash").hash(seed=_ASSET_SEED)
+    ).is_duplicated()
+    earliest = earliest.with_columns(repeated.alias("__repeated")).cache()
+    settled = pl.concat(
+        [
+            earliest.filter(~pl.col("__repeated")),
+            earliest.filter(pl.col("__repeated")).pipe(
+                first_per, per_transaction, ["forward_block_number", "forward_transaction_hash"]
+            ),
+        ]
     )
+    return settled.select(
+        "chain",
+        "sender",
+        "deposit_address",
+        "exchange_address",
+        "exchange_label",
+        "asset",
+        "transaction_hash",
+        "block_number",
+        "forward_transaction_hash",
+        "forward_block_number",
+        "deposit_key",
+        "sender_key",
+    ).sort("deposit_key", "block_number", "sender_key", "transaction_hash")
 
 
 def services(labels: pl.LazyFrame) -> pl.LazyFrame:
@@ -305,12 +325,10 @@ def sender_links(deposits: pl.LazyFrame) -> pl.LazyFrame:
     deposits
         The output of :func:`matched_deposits`.
     """
-    first = first_per(
-        deposits, ["chain", "deposit_address", "sender"], ["block_number", "transaction_hash"]
-    )
+    first = first_per(deposits, ["deposit_key", "sender_key"], ["block_number", "transaction_hash"])
     return star_links(
         first.rename({"transaction_hash": "evidence_transaction_hash"}),
-        group=["deposit_address"],
+        group=["deposit_key"],
         address="sender",
         confidence=CONFIDENCE,
     )

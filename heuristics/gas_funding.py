@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from heuristics import NOT_OWNED_CATEGORIES, heuristic
@@ -11,7 +13,7 @@ from heuristics._frames import (
     NATIVE_KINDS,
     checked_sum,
     excluded,
-    first_per,
+    first_rows,
     keyed,
     not_in,
     positive,
@@ -27,56 +29,100 @@ SWEEP_CONFIDENCE = 50
 _ORDER = ["block_number", "transaction_index", "idx", "transaction_hash"]
 
 
-def _first_funding(native: pl.LazyFrame, *, max_fan_out: int) -> pl.LazyFrame:
-    first = first_per(
-        native.select(
-            "chain",
-            pl.col("to_key").alias("key"),
-            pl.col("from_key").alias("partner_key"),
-            pl.col("to_address").alias("address"),
-            pl.col("from_address").alias("partner"),
-            *_ORDER,
-        ),
-        ["key"],
-        _ORDER,
-    )
-    return first.filter(pl.len().over("partner_key") < max_fan_out).with_columns(
-        pl.lit(FUNDING_CONFIDENCE, dtype=pl.Int32).alias("confidence")
+_COLUMNS = ["chain", "from_key", "to_key", "from_address", "to_address", *_ORDER, "value"]
+
+
+def _fanned_in(partners: pl.Series, max_fan_out: int) -> npt.NDArray[np.bool_]:
+    """Whether each row's partner is below the fan-out cap among these rows (null: no)."""
+    present: npt.NDArray[np.bool_] = partners.is_not_null().to_numpy()
+    keys = partners.fill_null(0).to_numpy().astype(np.int64)
+    counts = np.bincount(keys[present], minlength=int(keys.max(initial=0)) + 1)
+    below: npt.NDArray[np.bool_] = present & (counts[keys] < max_fan_out)
+    return below
+
+
+def _pairs(
+    native: pl.DataFrame, rows: npt.NDArray[np.int64], *, sweep: bool, max_fan_out: int
+) -> pl.DataFrame:
+    """Link candidates from the chosen rows of ``native``, fan-out capped on the partner."""
+    own, partner = ("from", "to") if sweep else ("to", "from")
+    rows = rows[_fanned_in(native.get_column(f"{partner}_key").gather(rows), max_fan_out)]
+    return native.select(
+        "chain",
+        pl.col(f"{own}_address").alias("address"),
+        pl.col(f"{partner}_address").alias("partner"),
+        "transaction_hash",
+        "block_number",
+    )[rows].with_columns(
+        pl.lit(SWEEP_CONFIDENCE if sweep else FUNDING_CONFIDENCE, dtype=pl.Int32).alias(
+            "confidence"
+        )
     )
 
 
-def _sweeps(native: pl.LazyFrame, *, max_fan_out: int, max_residual: Fraction) -> pl.LazyFrame:
+def _maybe_emptied(native: pl.DataFrame, limit: float) -> npt.NDArray[np.bool_]:
+    """Per key: whether received minus sent may lie in ``[0, limit]`` (a superset, by floats).
+
+    Float sums are exact to a relative error of about n * 2**-53 for n terms; the margin
+    below is four times that, so no emptied address is missed. Keys with an amount that
+    does not parse are kept too. The exact test (:func:`_emptied`) runs only on these.
+    """
+    value = native.get_column("value").cast(pl.Float64, strict=False).to_numpy()
+    top = native.select(pl.max_horizontal(pl.col("from_key", "to_key").max())).item()
+    n = 0 if top is None else int(top) + 1
+    sums, counts = [], []
+    for column in ("to_key", "from_key"):
+        keys, weights = native.get_column(column), value
+        if keys.null_count():
+            present = keys.is_not_null().to_numpy()
+            keys, weights = keys.filter(present), value[present]
+        sums.append(np.bincount(keys.to_numpy(), weights=weights, minlength=n))
+        counts.append(np.bincount(keys.to_numpy(), minlength=n))
+    (received, sent), (n_in, n_out) = sums, counts
+    residual = received - sent
+    margin = (received + sent) * (n_in + n_out + 2) * 2.0**-50
+    with np.errstate(invalid="ignore"):
+        near: npt.NDArray[np.bool_] = (residual >= -margin) & (
+            residual <= limit * (1 + 2.0**-40) + margin
+        )
+    maybe: npt.NDArray[np.bool_] = (n_in > 0) & (n_out > 0) & (near | ~np.isfinite(residual))
+    return maybe
+
+
+def _emptied(native: pl.DataFrame, decimals: pl.DataFrame, max_residual: Fraction) -> pl.Series:
+    """Keys whose exact received minus sent lies between 0 and ``max_residual`` whole units."""
     received = native.group_by(pl.col("to_key").alias("key")).agg(
         pl.col("chain").first(), checked_sum("value").alias("received")
     )
     sent = native.group_by(pl.col("from_key").alias("key")).agg(checked_sum("value").alias("sent"))
-    decimals = (
-        native.group_by("chain")
-        .agg(pl.col("decimals").max().fill_null(18))
-        .select("chain", "decimals")
-    )
     residual = pl.col("received") - pl.col("sent")
-    limit = tolerance(max_residual, "decimals")
-    emptied = (
+    return (
         received.join(sent, on="key", how="inner")
         .join(decimals, on="chain", how="left")
-        .filter(residual.is_not_null() & (residual >= 0) & (residual <= limit))
-        .select("key")
+        .filter(residual.is_not_null() & (residual >= 0))
+        .filter(residual <= tolerance(max_residual, "decimals"))
+        .get_column("key")
     )
-    # The last transfer out, found only for the emptied addresses (few): the same rows as
-    # finding it for every address and keeping the emptied ones, at a fraction of the cost.
-    outgoing = native.select(
-        "chain",
-        pl.col("from_key").alias("key"),
-        pl.col("to_key").alias("partner_key"),
-        pl.col("from_address").alias("address"),
-        pl.col("to_address").alias("partner"),
-        *_ORDER,
-    ).join(emptied, on="key", how="semi")
-    last = first_per(outgoing, ["key"], _ORDER, last=True)
-    return last.filter(pl.len().over("partner_key") < max_fan_out).with_columns(
-        pl.lit(SWEEP_CONFIDENCE, dtype=pl.Int32).alias("confidence")
+
+
+def _sweeps(native: pl.DataFrame, *, max_fan_out: int, max_residual: Fraction) -> pl.DataFrame:
+    top = native.get_column("decimals").max()
+    widest = max(top if isinstance(top, int) else 0, 18)  # null decimals count as 18
+    candidates = pl.Series(np.flatnonzero(_maybe_emptied(native, float(max_residual * 10**widest))))
+    # Every row into or out of a candidate: its sums are whole (those of the other address
+    # of such a row are not, so only candidates are tested).
+    near = native.filter(
+        pl.col("to_key").is_in(candidates.implode())
+        | pl.col("from_key").is_in(candidates.implode())
     )
+    # Each chain's native decimals, from its rows among these (cheaper than from all rows;
+    # the native coin's decimals are the same on every row of a chain).
+    decimals = near.group_by("chain").agg(pl.col("decimals").max().fill_null(18))
+    emptied = _emptied(near, decimals, max_residual)
+    emptied = emptied.filter(emptied.is_in(candidates.implode()))
+    outgoing = near.filter(pl.col("from_key").is_in(emptied.implode()))
+    last = first_rows(outgoing, "from_key", _ORDER, last=True)
+    return _pairs(outgoing, last, sweep=True, max_fan_out=max_fan_out)
 
 
 @heuristic(
@@ -163,16 +209,19 @@ def gas_funding(
     native = (
         keyed(transfers)
         .filter(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
-        .cache()
+        .select(*_COLUMNS, "decimals")
+        .collect()
     )
-    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
+    funding = first_rows(native, "to_key", _ORDER)
     pairs = pl.concat(
         [
-            _first_funding(native, max_fan_out=max_fan_out),
+            _pairs(native, funding, sweep=False, max_fan_out=max_fan_out),
             _sweeps(native, max_fan_out=max_fan_out, max_residual=Fraction(max_residual)),
         ]
-    )
-    pairs = not_in(not_in(pairs.drop("key", "partner_key"), never, "address"), never, "partner")
+    ).lazy()
+    del native
+    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
+    pairs = not_in(not_in(pairs, never, "address"), never, "partner")
     return pairs.select(
         "chain",
         pl.col("address").alias("address_a"),

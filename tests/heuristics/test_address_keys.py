@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
 import pytest
@@ -11,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from bench.gen_transfers import generate_labels, generate_transfers
 from heuristics import run_heuristics
-from heuristics._frames import KEYS, address_keys, keyed
+from heuristics._frames import _SEEDS, KEYS, address_keys
 from heuristics.deposit_address_reuse import matched_deposits
 from tracer.clustering import TRANSFER_COLUMNS
 from tracer.schema import CONTRACTS
@@ -44,42 +42,71 @@ def test_null_address_gets_null_key() -> None:
     tr = pl.DataFrame(
         {"chain": ["ethereum"] * 2, "from_address": ["0xa", None], "to_address": [None, "0xa"]}
     )
-    assert address_keys(tr).select(*KEYS.values()).rows() == [(0, None), (None, 0)]
+    (a, none_a), (none_b, b) = address_keys(tr).select(*KEYS.values()).rows()
+    assert a == b
+    assert none_a is None
+    assert none_b is None
     assert address_keys(tr.clear()).height == 0
 
 
-def _same_links(transfers: pl.DataFrame, labels: pl.LazyFrame, fast: pl.DataFrame) -> None:
+def _links(transfers: pl.DataFrame, labels: pl.LazyFrame) -> list[pl.DataFrame]:
     names = ["airdrop_multi_participation", "deposit_address_reuse", "gas_funding"]
     contracts = pl.LazyFrame(schema=CONTRACTS)
-    for name in names:
-        exact = run_heuristics({"transfers": transfers.lazy(), "labels": labels}, [name])
-        keyed_run = run_heuristics({"transfers": fast.lazy(), "labels": labels}, [name])
-        assert_frame_equal(exact.collect(), keyed_run.collect())
-    assert_frame_equal(
-        matched_deposits(transfers.lazy(), labels, contracts).collect(),
-        matched_deposits(fast.lazy(), labels, contracts).collect(),
-    )
+    out = [
+        run_heuristics({"transfers": transfers.lazy(), "labels": labels}, [name]).collect()
+        for name in names
+    ]
+    deposits = matched_deposits(transfers.lazy(), labels, contracts).collect()
+    # Rows come in key order, and keys number addresses differently on the two paths.
+    in_strings = deposits.drop("deposit_key", "sender_key").sort(pl.all())
+    return [*out, in_strings]
 
 
-def test_heuristics_give_the_same_links_with_integer_or_string_keys() -> None:
+def _collide_first_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every address gets the same first hash (seed ``_SEEDS[0]``); the second is real."""
+    series_hash, rows_hash = pl.Series.hash, pl.DataFrame.hash_rows
+
+    def series(self: pl.Series, seed: int = 0) -> pl.Series:
+        if seed == _SEEDS[0]:
+            return pl.Series(np.zeros(len(self), dtype=np.uint64))
+        return series_hash(self, seed=seed)
+
+    def rows(self: pl.DataFrame, seed: int = 0) -> pl.Series:
+        if seed == _SEEDS[0]:
+            return pl.Series(np.zeros(self.height, dtype=np.uint64))
+        return rows_hash(self, seed=seed)
+
+    monkeypatch.setattr(pl.Series, "hash", series)
+    monkeypatch.setattr(pl.DataFrame, "hash_rows", rows)
+
+
+def test_heuristics_compute_the_keys_when_not_given() -> None:
     transfers, labels = world()
-    fast = address_keys(transfers)
-    assert fast.get_column("to_key").dtype == pl.UInt32
-    strings = keyed(transfers.lazy()).collect()
-    assert strings.get_column("to_key").dtype == pl.String
-    _same_links(transfers, labels, fast)
+    given = address_keys(transfers)
+    for with_keys, without in zip(_links(given, labels), _links(transfers, labels), strict=True):
+        assert_frame_equal(with_keys, without)
 
 
-def test_hash_collision_falls_back_to_exact_string_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chains", [1, 2])
+def test_hash_collision_falls_back_to_exact_string_keys(
+    monkeypatch: pytest.MonkeyPatch, chains: int
+) -> None:
     transfers, labels = world()
-
-    def collide(self: Any, seed: int = 0) -> pl.Series:  # every address shares one hash
-        del seed
-        return pl.Series(np.zeros(len(self), dtype=np.uint64))
-
-    monkeypatch.setattr(pl.Series, "hash", collide)
-    monkeypatch.setattr(pl.DataFrame, "hash_rows", collide)
-    fast = address_keys(transfers)
-    assert fast.get_column("from_key").dtype == pl.String  # the exact fallback
+    if chains == 1:
+        transfers = transfers.filter(pl.col("chain") == "ethereum")
+    hashed = address_keys(transfers)
+    _collide_first_hash(monkeypatch)
+    exact = address_keys(transfers)  # one first hash for all: the second hash sees it
     monkeypatch.undo()
-    _same_links(transfers, labels, fast)
+    # Exact keys number the pairs in string order: other numbers, the same partition.
+    pairs = pl.concat(
+        [
+            exact.select("chain", pl.col(column).alias("address"), pl.col(key).alias("key"))
+            for column, key in KEYS.items()
+        ]
+    ).unique()
+    assert exact.get_column("from_key").dtype == pl.UInt32
+    assert pairs.get_column("key").n_unique() == pairs.height
+    assert pairs.select("chain", "address").n_unique() == pairs.height
+    for fast, slow in zip(_links(hashed, labels), _links(exact, labels), strict=True):
+        assert_frame_equal(fast, slow)

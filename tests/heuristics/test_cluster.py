@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -207,6 +209,26 @@ def test_hash_path_matches_the_exact_path() -> None:
     b = pl.Series([f"0x{(i * 7) % 131:040x}" for i in range(500)])
     fast, exact = _dense_ids(a, b), _dense_ids_exact(a, b)
     assert fast[0].to_list() == exact[0].to_list()
+    assert (fast[1] == exact[1]).all()
+    assert (fast[2] == exact[2]).all()
+
+
+def test_first_hash_collision_takes_the_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heuristics import cluster
+
+    a = pl.Series([f"0x{i % 97:040x}" for i in range(500)])
+    b = pl.Series([f"0x{(i * 7) % 131:040x}" for i in range(500)])
+    real_hash = pl.Series.hash
+
+    def collide(self: pl.Series, seed: int = 0) -> pl.Series:  # one first hash for all
+        if seed == cluster._SEEDS[0]:
+            return pl.Series(np.zeros(len(self), dtype=np.uint64))
+        return real_hash(self, seed=seed)
+
+    monkeypatch.setattr(pl.Series, "hash", collide)
+    fast, exact = cluster._dense_ids(a, b), cluster._dense_ids_exact(a, b)
+    assert fast[0].to_list() == exact[0].to_list()
+    assert fast[0].len() == pl.concat([a, b]).n_unique()  # not one node for all
     assert (fast[1] == exact[1]).all()
     assert (fast[2] == exact[2]).all()
 

@@ -225,3 +225,18 @@ def test_cluster_tables_shares_the_registered_rule() -> None:
     direct = deposit_address_reuse(tables["transfers"], BINANCE, NO_CONTRACTS).collect()
     assert_frame_equal(run.links, direct)
     assert run.deposit_labels.get_column("address").to_list() == [DEPOSIT]
+
+
+def test_one_transaction_paying_twice_is_one_deposit() -> None:
+    # t1 pays DEPOSIT twice (two internal calls); either transfer is matched by the forward.
+    rows = [
+        (100, "t1", S1, DEPOSIT, ETH),
+        (100, "t1", S1, DEPOSIT, ETH, "internal", "ETH", 18),
+        *base()[1:],
+    ]
+    deposits = matched_deposits(transfers(rows), BINANCE, NO_CONTRACTS).collect()
+    assert deposits.select("sender", "transaction_hash", "forward_transaction_hash").rows() == [
+        (S1, "t1", "t2"),
+        (S2, "t3", "t4"),
+    ]
+    assert pairs(transfers(rows)) == [(S1, S2)]

@@ -116,3 +116,26 @@ def test_overspent_address_is_not_a_sweep(make_transfers: Builder, make_labels: 
     lab = make_labels([(F, "Binance", "exchange"), (X, "Kraken", "exchange")])
     tr = make_transfers([(1, "t0", X, R, ETH), (2, "t1", F, A, ETH), (3, "t2", A, R, 2 * ETH)])
     assert links(tr, lab) == []
+
+
+def test_sweep_sums_every_transfer_of_the_address(make_transfers: Builder) -> None:
+    # X's transfers with the two swept addresses (Y, W) balance out, but X also received
+    # 5 ETH from A: X is not emptied, so X -> W is no sweep (W's first funder is G).
+    y, w, g, v = ("0x" + c * 40 for c in "1234")
+    tr = make_transfers(
+        [
+            (1, "t1", A, X, 5 * ETH),
+            (2, "t2", F, y, ETH),
+            (3, "t3", y, X, ETH),
+            (4, "t4", g, w, ETH),
+            (5, "t5", X, w, ETH),
+            (6, "t6", w, v, 2 * ETH),
+        ]
+    )
+    assert links(tr) == [
+        (y, X, "t3", 50),  # y swept to X
+        (y, F, "t2", 60),
+        (w, g, "t4", 60),
+        (w, v, "t6", 60),  # v's first funder, and w's sweep: the stronger link is kept
+        (A, X, "t1", 60),  # X's first funder
+    ]
