@@ -76,8 +76,9 @@ def _maybe_emptied(native: pl.DataFrame, limit: float) -> npt.NDArray[np.bool_]:
         if keys.null_count():
             present = keys.is_not_null().to_numpy()
             keys, weights = keys.filter(present), value[present]
-        sums.append(np.bincount(keys.to_numpy(), weights=weights, minlength=n))
-        counts.append(np.bincount(keys.to_numpy(), minlength=n))
+        ids = keys.to_numpy()
+        sums.append(np.bincount(ids, weights=weights, minlength=n))
+        counts.append(np.bincount(ids, minlength=n))
     (received, sent), (n_in, n_out) = sums, counts
     residual = received - sent
     margin = (received + sent) * (n_in + n_out + 2) * 2.0**-50

@@ -12,7 +12,8 @@ from heuristics.deposit_address_reuse import (
     deposit_wallet_labels,
     matched_deposits,
 )
-from tracer.schema import CONTRACTS, LABELS, TRANSFERS, conform
+from tests.heuristics.conftest import build_labels, build_transfers
+from tracer.schema import CONTRACTS
 
 ETH = 10**18
 EXCHANGE = "0x" + "e" * 40
@@ -20,51 +21,9 @@ DEPOSIT = "0x" + "d" * 40
 S1, S2, S3 = ("0x" + c * 40 for c in "123")
 
 
-def transfers(rows: list[tuple[Any, ...]]) -> pl.LazyFrame:
-    """(block, tx, from, to, value[, kind, asset, decimals]) -> schema.TRANSFERS rows."""
-    out = []
-    for i, row in enumerate(rows):
-        block, tx, src, dst, value, *rest = row
-        kind, asset, decimals = rest if rest else ("native", "ETH", 18)
-        out.append(
-            {
-                "chain": "ethereum",
-                "block_number": block,
-                "block_timestamp": None,
-                "transaction_hash": tx,
-                "transaction_index": 0,
-                "kind": kind,
-                "idx": i,
-                "from_address": src,
-                "to_address": dst,
-                "asset": asset,
-                "token_standard": None,
-                "token_id": None,
-                "value": str(value),
-                "decimals": decimals,
-            }
-        )
-    return conform(pl.DataFrame(out, schema=TRANSFERS), TRANSFERS)
-
-
-def labels(rows: list[tuple[str, str, str]]) -> pl.LazyFrame:
-    frame = pl.DataFrame(
-        [
-            {
-                "chain": "ethereum",
-                "address": a,
-                "label": label,
-                "category": category,
-                "source": "test",
-                "confidence": 50,
-                "is_cluster_definer": True,
-                "lastmod": None,
-            }
-            for a, label, category in rows
-        ],
-        schema=LABELS,
-    )
-    return frame.lazy()
+# The shared builders, under the short names these tests use.
+transfers = build_transfers
+labels = build_labels
 
 
 NO_CONTRACTS = pl.LazyFrame(schema=CONTRACTS)
