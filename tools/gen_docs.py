@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from tracer.cli import cli
-from tracer.schema import CATEGORIES, KEYS, TABLE_DOCS, TABLES, column_doc
+from tracer.schema import CATEGORIES, KEYS, STORED, TABLE_DOCS, column_doc
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -33,7 +33,7 @@ def schema_md() -> str:
         + ".",
         "",
     ]
-    for table, schema in TABLES.items():
+    for table, schema in STORED.items():
         lines += [f"## {table}", "", TABLE_DOCS[table], ""]
         lines += [f"Key: {', '.join(KEYS[table])}.", ""]
         lines += ["| Column | Type | Meaning |", "| --- | --- | --- |"]

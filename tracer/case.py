@@ -176,7 +176,9 @@ def _ingest_data(
             )
         for directory in data_dirs:
             source_store = Store(directory)
-            store.commit({t: source_store.scan(t) for t in TABLES if source_store.has(t)})
+            # The addresses table is not copied: the store numbers the transfers' addresses.
+            tables = [t for t in TABLES if t != "addresses" and source_store.has(t)]
+            store.commit({t: source_store.scan(t) for t in tables})
         return []
     if source.format in ("auto", "tracer"):
         msg = "cannot tell the files' format"

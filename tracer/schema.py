@@ -24,6 +24,8 @@ import polars as pl
 from tracer.errors import SchemaMismatch
 
 __all__ = [
+    "ADDRESSES",
+    "ADDRESS_IDS",
     "APPROVALS",
     "BLOCKS",
     "CATEGORIES",
@@ -39,6 +41,7 @@ __all__ = [
     "NODES",
     "PATHS",
     "SEEDS",
+    "STORED",
     "TABLES",
     "TOKENS",
     "TRANSACTIONS",
@@ -105,6 +108,19 @@ TRANSFERS = pl.Schema(
         "token_id": pl.String(),
         "value": pl.String(),
         "decimals": pl.Int32(),
+    }
+)
+
+# The integer id of each address of a transfer, which the store assigns when it writes the row
+# (producers leave these out): heuristics group and join on these instead of hex strings.
+ADDRESS_IDS = pl.Schema({"from_id": pl.UInt32(), "to_id": pl.UInt32()})
+
+# The store's numbering of addresses: 0, 1, ... in the order they were first written.
+ADDRESSES = pl.Schema(
+    {
+        "chain": pl.String(),
+        "address": pl.String(),
+        "address_id": pl.UInt32(),
     }
 )
 
@@ -331,6 +347,14 @@ TABLES: Mapping[str, pl.Schema] = {
     "held": HELD,
     "nodes": NODES,
     "ingest_log": INGEST_LOG,
+    "addresses": ADDRESSES,
+}
+
+#: What the store's files hold for each table: its schema, plus for ``transfers`` the address
+#: ids the store fills itself (:data:`ADDRESS_IDS`).
+STORED: Mapping[str, pl.Schema] = {
+    **TABLES,
+    "transfers": pl.Schema({**TRANSFERS, **ADDRESS_IDS}),
 }
 
 # The columns that identify a row: appending a row whose key is already stored adds nothing.
@@ -367,6 +391,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "held": ("chain", "address", "asset"),
     "nodes": ("chain", "address"),
     "ingest_log": ("chain", "source_kind", "source_id"),
+    "addresses": ("chain", "address"),
 }
 
 
@@ -440,6 +465,9 @@ TABLE_DOCS: Mapping[str, str] = {
     "held": "Taint still sitting at addresses that are not endpoints (output).",
     "nodes": "Every address a trace touched, with its role (output).",
     "ingest_log": "Inputs already ingested: files by sha256, RPC block ranges, crawled addresses.",
+    "addresses": "Every address of `transfers`, numbered by the store as it first writes it. "
+    "Heuristics group and join on these ids (`transfers.from_id`, `to_id`) instead of hex text. "
+    "Ids depend on the order data was ingested in; no output does.",
 }
 
 _COMMON = {
@@ -494,6 +522,8 @@ COLUMN_DOCS: Mapping[str, Mapping[str, str]] = {
     },
     "transfers": {
         "token_standard": "`erc20`, `erc721`, `erc1155` for tokens; null otherwise.",
+        "from_id": "`addresses.address_id` of `from_address` (filled by the store).",
+        "to_id": "`addresses.address_id` of `to_address`; null when it is null.",
     },
     "approvals": {
         "owner": "Token owner granting the allowance.",
@@ -563,6 +593,9 @@ COLUMN_DOCS: Mapping[str, Mapping[str, str]] = {
         "source_id": "sha256 of a file, or a block range / address key.",
         "from_block": "First block covered.",
         "to_block": "Last block covered.",
+    },
+    "addresses": {
+        "address_id": "The address's number: 0, 1, ... in the order the store first wrote it.",
     },
 }
 

@@ -9,6 +9,10 @@ renamed into place. Opening a store finishes a commit whose journal exists and d
 whose journal does not, so an ingest killed at any moment loses no committed row and leaves no
 half-written one. Appends drop rows whose key (:data:`tracer.schema.KEYS`) is already stored,
 so re-ingesting the same input adds nothing.
+
+Appending ``transfers`` also numbers their addresses (:mod:`tracer.address_ids`): the store
+fills ``from_id`` and ``to_id`` and adds the new addresses to the ``addresses`` table in the
+same commit, so the ids and the rows that use them land together or not at all.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from pathlib import Path
 
 import polars as pl
 
+from tracer.address_ids import with_address_ids
 from tracer.errors import DataMissing, InputError
-from tracer.schema import KEYS, TABLES, conform
+from tracer.schema import KEYS, STORED, TABLES, conform
 
 __all__ = ["Store"]
 
@@ -78,11 +83,15 @@ class Store:
         return bool(self.parts(table))
 
     def scan(self, table: str) -> pl.LazyFrame:
-        """All rows of ``table`` (an empty frame with its schema when there are none)."""
+        """All rows of ``table`` (an empty frame with its schema when there are none).
+
+        ``transfers`` also has the address ids (:data:`tracer.schema.STORED`); in a directory
+        written before the store assigned them, they are null.
+        """
         parts = self.parts(table)
         if not parts:
-            return pl.LazyFrame(schema=TABLES[table])
-        return pl.scan_parquet(parts, schema=TABLES[table])
+            return pl.LazyFrame(schema=STORED[table])
+        return pl.scan_parquet(parts, schema=STORED[table], missing_columns="insert")
 
     def require(self, table: str) -> pl.LazyFrame:
         """Like :meth:`scan`, but a missing table is an error that says how to fill it."""
@@ -117,6 +126,9 @@ class Store:
         """
         append = append or {}
         replace = replace or {}
+        if "addresses" in append or "addresses" in replace:
+            msg = "the addresses table is numbered by the store as transfers are appended"
+            raise ValueError(msg)
         with self._locked():
             self._recover()
             stage = self.root / _STAGING / uuid.uuid4().hex
@@ -128,6 +140,10 @@ class Store:
                 for table, rows in append.items():
                     frame = self._new_rows(table, rows, dedupe=dedupe)
                     added[table] = frame.height
+                    if table == "transfers" and frame.height:
+                        frame, new = with_address_ids(frame, self.scan("addresses"))
+                        if new.height:
+                            moves.append(self._stage(stage, "addresses", new))
                     if frame.height:
                         moves.append(self._stage(stage, table, frame))
                 for table, rows in replace.items():

@@ -325,8 +325,9 @@ def test_files_and_rpc_give_tracer_the_same_tables(
         from_rpc, loaded_node.url, from_block=0, to_block=last, confirmations=0, progress=False
     )
     for table in ("blocks", "transactions", "transfers", "approvals", "contracts", "tokens"):
-        files_df = from_files.scan(table).collect()
-        rpc_df = from_rpc.scan(table).collect()
+        # Address ids number addresses in the order each store first wrote them: not compared.
+        files_df = from_files.scan(table).drop("from_id", "to_id", strict=False).collect()
+        rpc_df = from_rpc.scan(table).drop("from_id", "to_id", strict=False).collect()
         assert files_df.height > 0, table
         assert_frame_equal(files_df, rpc_df, check_row_order=False)
 
