@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from tracer.schema import LABELS, TRANSFERS
+from tracer.address_ids import with_address_ids
+from tracer.schema import ADDRESSES, LABELS, STORED, TRANSFERS
 
 __all__ = ["N_EXCHANGES", "generate_labels", "generate_transfers", "write_case"]
 
@@ -166,15 +167,22 @@ def generate_transfers(n_transfers: int, *, seed: int = 0) -> pl.LazyFrame:
 
 
 def write_case(n_transfers: int, directory: Path, *, seed: int = 0) -> Path:
-    """Write the world as a case data directory (``DIR/transfers``, ``DIR/labels``)."""
+    """Write the world as a case data directory (``transfers``, ``addresses``, ``labels``).
+
+    The transfers carry the address ids the store would give them (the same function numbers
+    them); the parts are written directly, since the store's dedupe pass is not what is
+    measured.
+    """
+    transfers, addresses = with_address_ids(
+        generate_transfers(n_transfers, seed=seed).collect(), pl.LazyFrame(schema=ADDRESSES)
+    )
     for table, frame in (
-        ("transfers", generate_transfers(n_transfers, seed=seed)),
-        ("labels", generate_labels(n_transfers, seed=seed)),
+        ("transfers", transfers.lazy().match_to_schema(STORED["transfers"])),
+        ("addresses", addresses.lazy()),
+        ("labels", generate_labels(n_transfers, seed=seed).match_to_schema(LABELS)),
     ):
         (directory / table).mkdir(parents=True, exist_ok=True)
-        frame.match_to_schema(TRANSFERS if table == "transfers" else LABELS).sink_parquet(
-            directory / table / "part-bench.parquet", compression="zstd"
-        )
+        frame.sink_parquet(directory / table / "part-bench.parquet", compression="zstd")
     return directory
 
 

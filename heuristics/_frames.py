@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,8 @@ _MAX_DECIMALS = 77  # 10**77 > 2**256: no token has more
 #: The integer key column of each address column of ``transfers`` (see :func:`address_keys`).
 KEYS = {"from_address": "from_key", "to_address": "to_key"}
 _SEEDS = (0x6B657973, 0x636865636B)
+#: The store's address id column of each address column (``tracer.schema.ADDRESS_IDS``).
+_IDS = {"from_address": "from_id", "to_address": "to_id"}
 
 
 def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
@@ -28,7 +31,10 @@ def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
     address gets a null key. The caller computes them once and every heuristic shares them
     (:func:`keyed` computes nothing when present).
 
-    The pairs are numbered through a 64-bit hash of each (an integer rank instead of a string
+    When ``transfers`` carries the ids the store gave its addresses (``from_id``, ``to_id``:
+    ``tracer.address_ids``), complete, they are the keys and nothing is computed. Otherwise
+    (frames built in memory, a directory written before the store numbered addresses) the
+    pairs are numbered through a 64-bit hash of each (an integer rank instead of a string
     sort: several times faster). A second, independent 64-bit hash checks the numbering: if
     two rows with one key differ in it, two distinct pairs share the first hash, and the
     exact (slower) string numbering is used instead. Two distinct addresses would have to
@@ -50,6 +56,10 @@ def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
     >>> k[0][1] == k[1][0], k[1][1], k[0][0] == k[2][0], k[2][0] == k[2][1]
     (True, None, False, True)
     """
+    stored = _stored_ids(transfers)
+    if stored is not None:
+        return stored
+    transfers = transfers.drop(list(_IDS.values()), strict=False)
     height = transfers.height
     both = pl.concat([transfers.get_column(c) for c in KEYS]).rename("address")
     if transfers.get_column("chain").n_unique() > 1:
@@ -66,7 +76,17 @@ def address_keys(transfers: pl.DataFrame) -> pl.DataFrame:
     return transfers.with_columns(ids[:height].alias("from_key"), ids[height:].alias("to_key"))
 
 
-def consistent_ids(ids: npt.NDArray[np.uint32], check: npt.NDArray[np.uint64]) -> bool:
+def _stored_ids(transfers: pl.DataFrame) -> pl.DataFrame | None:
+    """``transfers`` keyed by the store's address ids, or ``None`` if any is missing."""
+    if not set(_IDS.values()) <= set(transfers.columns):
+        return None
+    for address, ids in _IDS.items():
+        if transfers.get_column(ids).null_count() != transfers.get_column(address).null_count():
+            return None  # nulls only where the address is null: then every address has its id
+    return transfers.rename({ids: KEYS[address] for address, ids in _IDS.items()})
+
+
+def consistent_ids(ids: npt.NDArray[np.integer[Any]], check: npt.NDArray[np.uint64]) -> bool:
     """Whether every row with one id has the same ``check`` value (an independent hash)."""
     if ids.shape[0] == 0:
         return True

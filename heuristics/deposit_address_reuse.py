@@ -75,9 +75,8 @@ def matched_deposits(
         .select("chain", "address", pl.col("label").alias("exchange_label"))
     )
     never = excluded(labels, contracts, SERVICE_CATEGORIES)
-    moves = (
+    rows = (
         keyed(transfers)
-        .filter((pl.col("kind") != "utxo") & positive("value"))
         .select(
             "chain",
             "block_number",
@@ -87,13 +86,23 @@ def matched_deposits(
             "from_key",
             "to_key",
             "asset",
-            pl.col("asset").hash(seed=_ASSET_SEED).alias("__asset"),
             "value",
             "decimals",
+            "kind",
         )
-        .with_row_index("__row")
-        .cache()  # read by both sides below: scan once
+        .collect()  # read by both sides below: once (no copy of a frame already in memory)
     )
+    wanted = rows.select((pl.col("kind") != "utxo") & positive("value")).to_series()
+    # Filter only when some row goes: a filter copies every column, and the transfers'
+    # strings are most of a clustering's memory.
+    moves = (
+        (rows if wanted.all() else rows.filter(wanted))
+        .drop("kind")
+        .with_columns(pl.col("asset").hash(seed=_ASSET_SEED).alias("__asset"))
+        .with_row_index("__row")
+        .lazy()
+    )
+    del rows
     # Amounts are parsed only on the rows that can match (few, next to all transfers).
     parsed = [amount("value").alias("amount"), tolerance(alpha, "decimals").alias("tolerance")]
     forwards = (

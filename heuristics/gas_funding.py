@@ -207,12 +207,11 @@ def gas_funding(
     ... ).collect().rows()
     [('0xa', '0xf', 't1', 60), ('0xa', '0xs', 't2', 60)]
     """
-    native = (
-        keyed(transfers)
-        .filter(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
-        .select(*_COLUMNS, "decimals")
-        .collect()
-    )
+    rows = keyed(transfers).select(*_COLUMNS, "decimals", "kind").collect()
+    wanted = rows.select(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
+    # Filter only when some row goes: a frame that keeps every row is not copied (the
+    # transfers' strings are most of a clustering's memory).
+    native = rows if wanted.to_series().all() else rows.filter(wanted.to_series())
     funding = first_rows(native, "to_key", _ORDER)
     pairs = pl.concat(
         [

@@ -20,7 +20,7 @@ from heuristics.deposit_address_reuse import (
     matched_deposits,
     sender_links,
 )
-from tracer.schema import LABELS, LINKS, TRANSFERS, conform
+from tracer.schema import ADDRESS_IDS, LABELS, LINKS, TRANSFERS, conform
 from tracer.store import Store
 
 __all__ = ["INPUT_TABLES", "TRANSFER_COLUMNS", "ClusterRun", "cluster_store", "cluster_tables"]
@@ -94,8 +94,11 @@ def cluster_tables(
         names = sorted(dict.fromkeys(heuristics))
     labels = tables.get("labels", pl.LazyFrame(schema=LABELS))
     if "transfers" in tables:
-        # Read once and keyed once: every heuristic groups and joins on the same integers.
-        read = tables["transfers"].select(TRANSFER_COLUMNS).collect()
+        # Read once and keyed once (by the store's address ids when it has them): every
+        # heuristic groups and joins on the same integers.
+        transfers = tables["transfers"]
+        ids = [c for c in ADDRESS_IDS if c in transfers.collect_schema()]
+        read = transfers.select(*TRANSFER_COLUMNS, *ids).collect()
         tables = {**tables, "transfers": address_keys(read).lazy()}
         del read
     found = pl.DataFrame(schema=LABELS)

@@ -213,6 +213,49 @@ def test_hash_path_matches_the_exact_path() -> None:
     assert (fast[2] == exact[2]).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(TXS, st.randoms(use_true_random=False))
+def test_address_ids_given_with_the_links_change_nothing(
+    rows: list[tuple[str, str]], rnd: Any
+) -> None:
+    found = multi_input(*inputs_frame(rows)).collect()
+    names = sorted({a for _, a in rows})
+    numbers = rnd.sample(range(10 * len(names)), len(names))  # any numbering, gaps allowed
+    ids = pl.DataFrame({"address": names, "id": numbers}, schema_overrides={"id": pl.UInt32})
+    keyed = found
+    for side, key in (("address_a", "key_a"), ("address_b", "key_b")):
+        keyed = keyed.join(
+            ids.rename({"address": side, "id": key}), on=side, how="left", maintain_order="left"
+        )
+    plain, with_ids = (
+        cluster_addresses(frame.lazy(), labels([("1addr0", "x", "exchange", 50, True)]))
+        for frame in (found, keyed)
+    )
+    assert_frame_equal(plain.clusters.collect(), with_ids.clusters.collect())
+    assert_frame_equal(plain.links.collect(), with_ids.links.collect())
+    assert_frame_equal(plain.cuts, with_ids.cuts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=24),
+            st.text(alphabet="0x", max_size=20),  # long shared prefixes: ties on the integers
+            st.from_regex(r"0x[0-9a-f]{40}", fullmatch=True),
+        ),
+        unique=True,
+        max_size=40,
+    )
+)
+def test_string_order_is_the_byte_order(strings: list[str]) -> None:
+    from heuristics.cluster import _string_order
+
+    series = pl.Series(strings, dtype=pl.String)
+    got = [strings[i] for i in _string_order(series)]
+    assert got == sorted(strings, key=lambda text: text.encode())
+
+
 def test_first_hash_collision_takes_the_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
     from heuristics import cluster
 
