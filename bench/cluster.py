@@ -12,8 +12,13 @@ directory, then measures, in fresh processes (so that their peaks of memory are 
   scanning those links' two address columns (best of 3) and against networkx's
   ``connected_components`` on the same links;
 * the union at scale: every transfer taken as a link (N links, the worst case; no labels, so
-  nothing is cut), against scanning the two address columns (best of 3) and against networkx
-  (given integer ids, its best case: building its graph and finding the components).
+  nothing is cut), against scanning the two address columns (best of 3) and against networkx.
+  Both are given integer ids: tracer the store's address ids of the transfers (``from_id``,
+  ``to_id``, as clustering reads them), networkx a dense numbering (its best case); networkx
+  is timed building its graph and finding the components.
+
+The data are written as ingest would leave them: transfers with the address ids the store
+assigns (:func:`tracer.address_ids.with_address_ids`) and the ``addresses`` table.
 
 networkx must find as many components as tracer, or the benchmark fails. The timed runs of
 tracer and networkx are single runs; the 1-minute load average before and after is printed,

@@ -114,7 +114,11 @@ def _component_labels(
     ia: npt.NDArray[np.int64], ib: npt.NDArray[np.int64], n: int
 ) -> npt.NDArray[np.int32]:
     """Component label of each of ``n`` node ids, given edges ``ia - ib`` (scipy)."""
-    graph = coo_matrix((np.ones(ia.shape[0], dtype=np.int8), (ia, ib)), shape=(n, n)).tocsr()
+    # scipy's sparse routines index with int32 when they can: int64 ids would be converted
+    # on every step (about a fifth of the time at 20M links).
+    index = np.int32 if n < 2**31 else np.int64
+    edges = (ia.astype(index, copy=False), ib.astype(index, copy=False))
+    graph = coo_matrix((np.ones(ia.shape[0], dtype=np.int8), edges), shape=(n, n)).tocsr()
     return connected_components(graph, directed=False)[1]  # type: ignore[no-any-return]
 
 
