@@ -63,7 +63,8 @@ def matched_deposits(
         transaction_hash, block_number, forward_transaction_hash, forward_block_number``, one
         row per deposit (its earliest matching forward), and the address keys
         ``deposit_key, sender_key``; sorted by deposit address key, block, sender key and
-        transaction (a deterministic order: keys are numbered the same way on every run).
+        the deposit's row in ``transfers`` (a deterministic order for the same data; what
+        the other functions derive from it sorts by the strings).
     """
     # Joins and groups run on integers: the address keys, a hash of the asset (checked for
     # equality after the join) and each transfer's row number.
@@ -177,7 +178,9 @@ def matched_deposits(
             ),
         ]
     )
-    return settled.select(
+    # Integers only: a string column in a multi-column sort costs seconds at millions of
+    # rows. ``__row`` (the deposit transfer) is unique among the rows left.
+    return settled.sort("deposit_key", "block_number", "sender_key", "__row").select(
         "chain",
         "sender",
         "deposit_address",
@@ -190,7 +193,7 @@ def matched_deposits(
         "forward_block_number",
         "deposit_key",
         "sender_key",
-    ).sort("deposit_key", "block_number", "sender_key", "transaction_hash")
+    )
 
 
 def services(labels: pl.LazyFrame) -> pl.LazyFrame:
