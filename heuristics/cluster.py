@@ -334,6 +334,11 @@ def _labels_for(clusters: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
         .unique(subset=["chain", "cluster_id"], keep="first", maintain_order=True)
         .select("chain", "cluster_id", "label", "category")
     )
+    if best.is_empty():  # no clustered address is labelled: no join over every address
+        return clusters.with_columns(
+            pl.lit(None, dtype=pl.String).alias("label"),
+            pl.lit(None, dtype=pl.String).alias("category"),
+        )
     return clusters.join(best, on=["chain", "cluster_id"], how="left", maintain_order="left")
 
 
@@ -450,8 +455,8 @@ def cluster_addresses(
         present[ib[keep]] = True
         members = np.flatnonzero(present)  # sorted ids, i.e. sorted addresses
         comp = comp[members]
-        heads = members[np.unique(comp, return_index=True)[1]]  # smallest member of each
-        _, dense = np.unique(comp, return_inverse=True)
+        _, first, dense = np.unique(comp, return_index=True, return_inverse=True)
+        heads = members[first]  # the smallest member of each
         frame = pl.DataFrame(
             {
                 "address": nodes.gather(members),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 from polars.testing import assert_frame_equal
 
@@ -51,3 +53,25 @@ def test_cluster_ids_sizes_and_deposit_wallets() -> None:
     deposits = set(result.deposit_labels.get_column("address").to_list())
     assert len(deposits) > N // 100
     assert deposits.isdisjoint(ids)
+
+
+def test_the_stores_address_ids_give_the_same_clustering_as_computed_keys(
+    tmp_path: Path,
+) -> None:
+    from tracer.store import Store
+
+    # Ingested in two commits, the second one reversed: ids in an order unlike the strings'.
+    store = Store(tmp_path)
+    transfers = generate_transfers(N, seed=11).collect()
+    store.commit({"transfers": transfers.tail(N // 2).reverse()})
+    store.commit({"transfers": transfers.head(N // 2), "labels": generate_labels(N, seed=11)})
+    scanned = {t: store.scan(t) for t in ("transfers", "labels")}
+    assert scanned["transfers"].select(pl.col("from_id").null_count()).collect().item() == 0
+    with_ids = cluster_tables(scanned)
+    computed = cluster_tables(
+        {**scanned, "transfers": scanned["transfers"].drop("from_id", "to_id")}
+    )
+    assert with_ids.links.height > 0
+    for table in ("links", "clusters", "cuts", "deposit_labels"):
+        assert_frame_equal(getattr(with_ids, table), getattr(computed, table))
+    assert_frame_equal(run().links, with_ids.links)
