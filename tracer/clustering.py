@@ -14,7 +14,7 @@ import polars as pl
 
 from heuristics import REGISTRY, applicable_heuristics, finish_links, run_heuristics
 from heuristics._frames import address_keys
-from heuristics.cluster import cluster_addresses
+from heuristics.cluster import cluster_addresses, explain_link
 from heuristics.deposit_address_reuse import (
     deposit_wallet_labels,
     matched_deposits,
@@ -23,7 +23,15 @@ from heuristics.deposit_address_reuse import (
 from tracer.schema import ADDRESS_IDS, LABELS, LINKS, TRANSFERS, conform
 from tracer.store import Store
 
-__all__ = ["INPUT_TABLES", "TRANSFER_COLUMNS", "ClusterRun", "cluster_store", "cluster_tables"]
+__all__ = [
+    "INPUT_TABLES",
+    "TRANSFER_COLUMNS",
+    "ClusterRun",
+    "cluster_store",
+    "cluster_tables",
+    "deposit_addresses",
+    "explain_store",
+]
 
 #: The tables the heuristics read.
 INPUT_TABLES = ("transfers", "approvals", "contracts", "labels", "utxo_inputs", "utxo_outputs")
@@ -170,3 +178,60 @@ def cluster_store(
             replace={"links": run.links, "clusters": run.clusters},
         )
     return run
+
+
+def explain_store(
+    store: Store, address_a: str, address_b: str, *, chain: str
+) -> pl.DataFrame | None:
+    """:func:`heuristics.cluster.explain_link` over a data directory, with what each step went via.
+
+    Returns the explanation's rows with ``via_address`` and ``via_label``: for a
+    ``deposit_address_reuse`` step, the deposit address both senders paid (the address its
+    evidence transaction paid, from one of the step's two addresses, that is labelled
+    ``deposit_wallet``) and that label; null for the other heuristics, whose evidence
+    transaction links the two addresses directly. ``None`` when the two are not linked.
+    """
+    steps = explain_link(store.require("links"), address_a, address_b, chain=chain)
+    if steps is None:
+        return None
+    return deposit_addresses(steps, store.scan("transfers"), store.scan("labels"), chain=chain)
+
+
+def deposit_addresses(
+    steps: pl.DataFrame, transfers: pl.LazyFrame, labels: pl.LazyFrame, *, chain: str
+) -> pl.DataFrame:
+    """``steps`` with ``via_address``, ``via_label``: the deposit behind each deposit link.
+
+    The evidence transaction of a ``deposit_address_reuse`` link is one sender's deposit: a
+    transfer from one of the link's two addresses to an address labelled ``deposit_wallet``.
+    If a transaction paid several, the smallest address is named.
+    """
+    deposit_steps = steps.filter(pl.col("heuristic") == "deposit_address_reuse")
+    evidence = deposit_steps.get_column("evidence_transaction_hash").unique().implode()
+    wallets = (
+        labels.filter((pl.col("chain") == chain) & (pl.col("category") == "deposit_wallet"))
+        .group_by("address")
+        .agg(pl.col("label").sort().first())
+    )
+    paid = (
+        transfers.filter((pl.col("chain") == chain) & pl.col("transaction_hash").is_in(evidence))
+        .select(
+            pl.col("transaction_hash").alias("evidence_transaction_hash"),
+            "from_address",
+            pl.col("to_address").alias("address"),
+        )
+        .join(wallets, on="address", how="inner")
+        .collect()
+    )
+    via = (
+        deposit_steps.select("step", "evidence_transaction_hash", "from_address", "to_address")
+        .join(paid.rename({"from_address": "sender"}), on="evidence_transaction_hash")
+        .filter(
+            (pl.col("sender") == pl.col("from_address"))
+            | (pl.col("sender") == pl.col("to_address"))
+        )
+        .sort("step", "address")
+        .unique(subset=["step"], keep="first", maintain_order=True)
+        .select("step", pl.col("address").alias("via_address"), pl.col("label").alias("via_label"))
+    )
+    return steps.join(via, on="step", how="left", maintain_order="left")

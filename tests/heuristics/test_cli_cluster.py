@@ -65,7 +65,8 @@ def test_cluster_then_explain(tmp_path: Path, make_transfers: Any, make_labels: 
     lines = result.output.splitlines()
     assert lines[0].endswith("linked in 2 step(s):")
     assert "deposit_address_reuse v1, tx 0xt3, block 200, confidence 80" in lines[1]
-    assert "gas_funding v1, tx 0xt0, block 50, confidence 60" in lines[2]
+    assert lines[1].endswith(f", both paid deposit address {DEPOSIT}, which forwards to Binance")
+    assert lines[2].endswith("gas_funding v1, tx 0xt0, block 50, confidence 60")
 
     result = runner.invoke(cli, ["explain", S1, OTHER, "--data", str(data)])
     assert result.exit_code == 0
@@ -93,3 +94,37 @@ def test_explain_without_links_says_what_to_do(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["explain", S1, S2, "--data", str(tmp_path / "empty")])
     assert result.exit_code == 1
     assert "has no links table" in result.output
+
+
+def test_deposit_steps_name_the_deposit_their_evidence_paid(
+    make_transfers: Any, make_labels: Any
+) -> None:
+    from tracer.clustering import deposit_addresses
+
+    d2, d3 = "0x" + "c" * 40, "0x" + "b" * 40
+    steps = pl.DataFrame(
+        {
+            "step": [1, 2],
+            "from_address": [S1, S2],
+            "to_address": [S2, FUNDED],
+            "heuristic": ["deposit_address_reuse", "gas_funding"],
+            "evidence_transaction_hash": ["0xt3", "0xt0"],
+        }
+    )
+    transfers = make_transfers(
+        [
+            (200, "0xt3", S2, DEPOSIT, ETH),
+            (200, "0xt3", S2, d2, ETH),  # the same transaction paid two: the smaller is named
+            (200, "0xt3", OTHER, d3, ETH),  # not from the step's addresses
+            (50, "0xt0", S2, DEPOSIT, ETH),  # a gas_funding step names nothing
+        ]
+    )
+    labels = make_labels(
+        [(a, f"Exchange {a[2]}", "deposit_wallet") for a in (DEPOSIT, d2, d3)]
+        + [(d2, "Another", "deposit_wallet")]
+    )
+    got = deposit_addresses(steps, transfers, labels, chain="ethereum")
+    assert got.select("step", "via_address", "via_label").rows() == [
+        (1, d2, "Another"),
+        (2, None, None),
+    ]

@@ -7,11 +7,10 @@ from pathlib import Path
 import click
 
 from heuristics import REGISTRY
-from heuristics.cluster import explain_link
 from tracer.addresses import normalize
 from tracer.cli._group import cli
 from tracer.cli.params import DATA_OPTION
-from tracer.clustering import cluster_store
+from tracer.clustering import cluster_store, explain_store
 from tracer.store import Store
 
 
@@ -63,20 +62,25 @@ def cluster_cmd(data: Path, names: tuple[str, ...], out: Path | None) -> None:
 def explain_cmd(address_a: str, address_b: str, data: Path, chain: str) -> None:
     """Print the shortest chain of evidence linking ADDRESS_A and ADDRESS_B.
 
-    Python: heuristics.cluster.explain_link.
+    Python: tracer.clustering.explain_store (heuristics.cluster.explain_link over links).
     """
     a = normalize(address_a, chain)
     b = normalize(address_b, chain)
-    links = Store(data).require("links")
-    steps = explain_link(links, a, b, chain=chain)
+    steps = explain_store(Store(data), a, b, chain=chain)
     if steps is None:
         click.echo(f"{a} and {b} are not linked.")
         return
     click.echo(f"{a} and {b} are linked in {steps.height} step(s):")
     for row in steps.iter_rows(named=True):
+        via = ""
+        if row["via_address"] is not None:
+            via = (
+                f", both paid deposit address {row['via_address']}, "
+                f"which forwards to {row['via_label']}"
+            )
         click.echo(
             f"{row['step']}. {row['from_address']} - {row['to_address']}: "
             f"{row['heuristic']} v{row['heuristic_version']}, "
             f"tx {row['evidence_transaction_hash']}, block {row['block_number']}, "
-            f"confidence {row['confidence']}"
+            f"confidence {row['confidence']}{via}"
         )
