@@ -83,7 +83,9 @@ def _stored_ids(transfers: pl.DataFrame) -> pl.DataFrame | None:
     for address, ids in _IDS.items():
         if transfers.get_column(ids).null_count() != transfers.get_column(address).null_count():
             return None  # nulls only where the address is null: then every address has its id
-    return transfers.rename({ids: KEYS[address] for address, ids in _IDS.items()})
+    # The ids stay too: they tell keys_of and names_of that the store's addresses table
+    # names these keys.
+    return transfers.with_columns(pl.col(ids).alias(KEYS[a]) for a, ids in _IDS.items())
 
 
 def consistent_ids(ids: npt.NDArray[np.integer[Any]], check: npt.NDArray[np.uint64]) -> bool:
@@ -111,6 +113,88 @@ def keyed(transfers: pl.LazyFrame) -> pl.LazyFrame:
     if set(KEYS.values()) <= set(transfers.collect_schema().names()):
         return transfers
     return address_keys(transfers.collect()).lazy()
+
+
+def _naming(transfers: pl.LazyFrame, addresses: pl.LazyFrame | None) -> pl.LazyFrame | None:
+    """``addresses`` (the store's table) if it names the keys of keyed ``transfers``.
+
+    It does when the keys are the store's address ids (:func:`address_keys` then keeps the
+    id columns beside them) and the table has rows.
+    """
+    if addresses is None or not set(_IDS.values()) <= set(transfers.collect_schema().names()):
+        return None
+    return addresses if addresses.select(pl.len()).collect().item() else None
+
+
+def keys_of(
+    transfers: pl.LazyFrame, wanted: pl.LazyFrame, addresses: pl.LazyFrame | None = None
+) -> pl.DataFrame:
+    """``chain, address, key``: the key of each of ``wanted`` that ``transfers`` numbers.
+
+    ``transfers`` is keyed (:func:`keyed`); ``wanted`` has ``chain, address``. Heuristics
+    turn the few addresses they look for (labelled services, exchanges) into keys with this,
+    then join the transfers on integers. With the store's ``addresses`` table naming the
+    keys, it is looked up there; otherwise the transfers are read for them.
+
+    Examples
+    --------
+    >>> tr = keyed(
+    ...     pl.LazyFrame(
+    ...         {"chain": ["e", "e"], "from_address": ["a", "b"], "to_address": ["b", "c"]}
+    ...     )
+    ... )
+    >>> keys_of(tr, pl.LazyFrame({"chain": ["e", "e"], "address": ["c", "z"]})).height
+    1
+    """
+    wanted = wanted.select("chain", "address").unique()
+    table = _naming(transfers, addresses)
+    if table is not None:
+        found = table.select("chain", "address", pl.col("address_id").alias("key"))
+        return (
+            found.join(wanted, on=["chain", "address"], how="semi")
+            .sort("chain", "address")
+            .collect()
+        )
+    sides = [
+        transfers.select("chain", pl.col(address).alias("address"), pl.col(key).alias("key"))
+        .join(wanted, on=["chain", "address"], how="semi")
+        .unique()
+        for address, key in KEYS.items()
+    ]
+    return pl.concat(sides).unique().sort("chain", "address").collect()
+
+
+def names_of(
+    transfers: pl.LazyFrame, keys: pl.Series, addresses: pl.LazyFrame | None = None
+) -> pl.DataFrame:
+    """``key, address``: the address of each of ``keys``.
+
+    Heuristics work on keys and name only the addresses of their output rows. With the
+    store's ``addresses`` table naming the keys, the names come from it; otherwise from the
+    keyed ``transfers``.
+
+    Examples
+    --------
+    >>> tr = keyed(pl.LazyFrame({"chain": ["e"], "from_address": ["a"], "to_address": ["b"]}))
+    >>> k = tr.select("to_key").collect().to_series()
+    >>> names_of(tr, k).get_column("address").to_list()
+    ['b']
+    """
+    wanted = keys.drop_nulls().unique().implode()
+    table = _naming(transfers, addresses)
+    if table is not None:
+        return (
+            table.select(pl.col("address_id").alias("key"), "address")
+            .filter(pl.col("key").is_in(wanted))
+            .collect()
+        )
+    sides = [
+        transfers.select(pl.col(key).alias("key"), pl.col(address).alias("address")).filter(
+            pl.col("key").is_in(wanted)
+        )
+        for address, key in KEYS.items()
+    ]
+    return pl.concat(sides).unique(subset="key").collect()
 
 
 def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from heuristics import NOT_OWNED_CATEGORIES, heuristic
-from heuristics._frames import excluded, first_per, not_in, positive
+from heuristics._frames import KEYS, excluded, first_per, keyed, names_of, not_in, positive
 
 __all__ = ["CONFIDENCE", "airdrop_multi_participation", "airdrops"]
 
@@ -39,11 +39,32 @@ def airdrops(transfers: pl.LazyFrame, *, min_recipients: int = 10) -> pl.LazyFra
     )
 
 
+def _token_transfers(transfers: pl.LazyFrame, addresses: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The token transfers with a value, their addresses named only for these rows."""
+    transfers = keyed(transfers)
+    tokens = (
+        transfers.select(
+            "chain", "block_number", "transaction_hash", "kind", "asset", "value", *KEYS.values()
+        )
+        .filter((pl.col("kind") == "token") & positive("value"))
+        .collect()
+    )
+    names = names_of(transfers, pl.concat([tokens.get_column(k) for k in KEYS.values()]), addresses)
+    for address, key in KEYS.items():
+        tokens = tokens.join(
+            names.rename({"key": key, "address": address}),
+            on=key,
+            how="left",
+            maintain_order="left",
+        )
+    return tokens.lazy()
+
+
 @heuristic(
     name="airdrop_multi_participation",
     version=1,
     reference="Victor, F. (2020). Address Clustering Heuristics for Ethereum. FC 2020.",
-    tables=("transfers", "labels", "contracts"),
+    tables=("transfers", "labels", "contracts", "addresses"),
     requires=("transfers",),
     size_cap=1_000,
 )
@@ -51,6 +72,7 @@ def airdrop_multi_participation(
     transfers: pl.LazyFrame,
     labels: pl.LazyFrame,
     contracts: pl.LazyFrame,
+    addresses: pl.LazyFrame | None = None,
     *,
     min_recipients: int = 10,
     min_participants: int = 2,
@@ -70,6 +92,9 @@ def airdrop_multi_participation(
         Rows of ``schema.LABELS``; a labelled service is never an aggregator or a participant.
     contracts
         Rows of ``schema.CONTRACTS``; a contract (a DEX router, the token) is never one either.
+    addresses
+        The store's ``addresses`` table: when ``transfers`` carries the store's address ids,
+        the token transfers' addresses are named from it.
     min_recipients
         Distinct recipients that make a distribution an airdrop.
     min_participants
@@ -112,9 +137,10 @@ def airdrop_multi_participation(
     ... ).collect().rows()
     [('0x1', '0xa', 'f1'), ('0x2', '0xa', 'f2')]
     """
+    transfers = _token_transfers(transfers, addresses)
     received = airdrops(transfers, min_recipients=min_recipients)
     never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
-    moves = transfers.filter((pl.col("kind") == "token") & positive("value")).select(
+    moves = transfers.select(
         "chain",
         "asset",
         pl.col("from_address").alias("recipient"),

@@ -12,7 +12,8 @@ from heuristics._frames import (
     excluded,
     first_per,
     keyed,
-    not_in,
+    keys_of,
+    names_of,
     positive,
     star_links,
     tolerance,
@@ -42,6 +43,7 @@ def matched_deposits(
     transfers: pl.LazyFrame,
     labels: pl.LazyFrame,
     contracts: pl.LazyFrame,
+    addresses: pl.LazyFrame | None = None,
     *,
     alpha: str | Fraction = ALPHA,
     max_delay_blocks: int = TAU,
@@ -74,28 +76,29 @@ def matched_deposits(
         .sort("chain", "address", "confidence", "label", descending=[False, False, True, False])
         .unique(subset=["chain", "address"], keep="first", maintain_order=True)
         .select("chain", "address", pl.col("label").alias("exchange_label"))
+        .collect()
     )
-    never = excluded(labels, contracts, SERVICE_CATEGORIES)
-    rows = (
-        keyed(transfers)
-        .select(
-            "chain",
-            "block_number",
-            "transaction_hash",
-            "from_address",
-            "to_address",
-            "from_key",
-            "to_key",
-            "asset",
-            "value",
-            "decimals",
-            "kind",
-        )
-        .collect()  # read by both sides below: once (no copy of a frame already in memory)
+    transfers = keyed(transfers)
+    # The few labelled addresses looked for, as keys: no join runs on address strings, and
+    # the strings are named only for the deposits found (names_of).
+    exchange_keys = keys_of(transfers, exchanges.lazy(), addresses).join(
+        exchanges, on=["chain", "address"]
     )
+    service_keys = keys_of(transfers, services(labels), addresses).select("chain", "key")
+    never_keys = keys_of(transfers, excluded(labels, contracts, SERVICE_CATEGORIES), addresses)
+    rows = transfers.select(
+        "chain",
+        "block_number",
+        "transaction_hash",
+        "from_key",
+        "to_key",
+        "asset",
+        "value",
+        "decimals",
+        "kind",
+    ).collect()  # read by both sides below: once (no copy of a frame already in memory)
     wanted = rows.select((pl.col("kind") != "utxo") & positive("value")).to_series()
-    # Filter only when some row goes: a filter copies every column, and the transfers'
-    # strings are most of a clustering's memory.
+    # Filter only when some row goes: a filter copies every column.
     moves = (
         (rows if wanted.all() else rows.filter(wanted))
         .drop("kind")
@@ -107,17 +110,25 @@ def matched_deposits(
     # Amounts are parsed only on the rows that can match (few, next to all transfers).
     parsed = [amount("value").alias("amount"), tolerance(alpha, "decimals").alias("tolerance")]
     forwards = (
-        not_in(
-            moves.join(
-                exchanges.rename({"address": "to_address"}), on=["chain", "to_address"], how="inner"
+        moves.join(
+            exchange_keys.lazy().select(
+                "chain",
+                pl.col("key").alias("to_key"),
+                pl.col("address").alias("exchange_address"),
+                "exchange_label",
             ),
-            services(labels),
-            "from_address",
+            on=["chain", "to_key"],
+            how="inner",
+        )
+        .join(
+            service_keys.lazy().rename({"key": "from_key"}),
+            on=["chain", "from_key"],
+            how="anti",
         )
         .with_columns(parsed)
         .select(
             pl.col("from_key").alias("deposit_key"),
-            pl.col("to_address").alias("exchange_address"),
+            "exchange_address",
             "exchange_label",
             "__asset",
             pl.col("asset").alias("forward_asset"),
@@ -128,14 +139,7 @@ def matched_deposits(
         )
         .cache()
     )  # read three times below: compute once
-    deposits = moves.rename(
-        {
-            "from_address": "sender",
-            "to_address": "deposit_address",
-            "from_key": "sender_key",
-            "to_key": "deposit_key",
-        }
-    )
+    deposits = moves.rename({"from_key": "sender_key", "to_key": "deposit_key"})
     diff = pl.col("amount") - pl.col("out_amount")
     both_fit = pl.col("amount").is_not_null() & pl.col("out_amount").is_not_null()
     delay = pl.col("forward_block_number") - pl.col("block_number")
@@ -147,7 +151,12 @@ def matched_deposits(
     bucket = (pl.col("forward_block_number") // width).alias("__bucket")
     forwards_b = pl.concat([forwards.with_columns(bucket), forwards.with_columns(bucket - 1)])
     matched = (
-        not_in(deposits.join(forwards.select(keys).unique(), on=keys, how="semi"), never, "sender")
+        deposits.join(forwards.select(keys).unique(), on=keys, how="semi")
+        .join(
+            never_keys.lazy().select("chain", pl.col("key").alias("sender_key")),
+            on=["chain", "sender_key"],
+            how="anti",
+        )
         .with_columns(*parsed, (pl.col("block_number") // width).alias("__bucket"))
         .join(forwards_b, on=[*keys, "__bucket"], how="inner")
         .filter(
@@ -180,7 +189,13 @@ def matched_deposits(
     )
     # Integers only: a string column in a multi-column sort costs seconds at millions of
     # rows. ``__row`` (the deposit transfer) is unique among the rows left.
-    return settled.sort("deposit_key", "block_number", "sender_key", "__row").select(
+    found = settled.sort("deposit_key", "block_number", "sender_key", "__row").collect()
+    names = names_of(transfers, pl.concat([found["sender_key"], found["deposit_key"]]), addresses)
+    for key, name in (("sender_key", "sender"), ("deposit_key", "deposit_address")):
+        found = found.join(
+            names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
+        )
+    return found.lazy().select(
         "chain",
         "sender",
         "deposit_address",
@@ -241,7 +256,7 @@ def deposit_wallet_labels(deposits: pl.LazyFrame) -> pl.LazyFrame:
     name="deposit_address_reuse",
     version=1,
     reference="Victor, F. (2020). Address Clustering Heuristics for Ethereum. FC 2020.",
-    tables=("transfers", "labels", "contracts"),
+    tables=("transfers", "labels", "contracts", "addresses"),
     requires=("transfers", "labels"),
     size_cap=5_000,
 )
@@ -249,6 +264,7 @@ def deposit_address_reuse(
     transfers: pl.LazyFrame,
     labels: pl.LazyFrame,
     contracts: pl.LazyFrame,
+    addresses: pl.LazyFrame | None = None,
     *,
     alpha: str | Fraction = ALPHA,
     max_delay_blocks: int = TAU,
@@ -263,6 +279,9 @@ def deposit_address_reuse(
         Rows of ``schema.LABELS``; exchanges are ``exchange`` and ``hot_wallet`` rows.
     contracts
         Rows of ``schema.CONTRACTS``; a contract is never a sender.
+    addresses
+        The store's ``addresses`` table: when ``transfers`` carries the store's address ids,
+        labelled addresses are found and senders named from it instead of from the transfers.
     alpha
         Largest amount, in whole units of the asset, by which the forward may fall short of
         the deposit (0.01 ETH by default, as in Tutela; gas is paid from the deposit).
@@ -319,7 +338,7 @@ def deposit_address_reuse(
     [('0xa1', '0xa2', 't2', 80)]
     """
     members = matched_deposits(
-        transfers, labels, contracts, alpha=alpha, max_delay_blocks=max_delay_blocks
+        transfers, labels, contracts, addresses, alpha=alpha, max_delay_blocks=max_delay_blocks
     )
     return sender_links(members)
 

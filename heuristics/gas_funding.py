@@ -15,6 +15,7 @@ from heuristics._frames import (
     excluded,
     first_rows,
     keyed,
+    names_of,
     not_in,
     positive,
     tolerance,
@@ -29,7 +30,8 @@ SWEEP_CONFIDENCE = 50
 _ORDER = ["block_number", "transaction_index", "idx", "transaction_hash"]
 
 
-_COLUMNS = ["chain", "from_key", "to_key", "from_address", "to_address", *_ORDER, "value"]
+# Keys, not address strings: the addresses are named only for the links found (names_of).
+_COLUMNS = ["chain", "from_key", "to_key", *_ORDER, "value"]
 
 
 def _fanned_in(partners: pl.Series, max_fan_out: int) -> npt.NDArray[np.bool_]:
@@ -49,8 +51,8 @@ def _pairs(
     rows = rows[_fanned_in(native.get_column(f"{partner}_key").gather(rows), max_fan_out)]
     return native.select(
         "chain",
-        pl.col(f"{own}_address").alias("address"),
-        pl.col(f"{partner}_address").alias("partner"),
+        pl.col(f"{own}_key").alias("key"),
+        pl.col(f"{partner}_key").alias("partner_key"),
         "transaction_hash",
         "block_number",
     )[rows].with_columns(
@@ -133,7 +135,7 @@ def _sweeps(native: pl.DataFrame, *, max_fan_out: int, max_residual: Fraction) -
         "Victor, F. (2020). Address Clustering Heuristics for Ethereum. FC 2020; "
         "Beres, F. et al. (2021). Blockchain is Watching You (Tutela), PETS 2021."
     ),
-    tables=("transfers", "labels", "contracts"),
+    tables=("transfers", "labels", "contracts", "addresses"),
     requires=("transfers",),
     size_cap=1_000,
 )
@@ -141,6 +143,7 @@ def gas_funding(
     transfers: pl.LazyFrame,
     labels: pl.LazyFrame,
     contracts: pl.LazyFrame,
+    addresses: pl.LazyFrame | None = None,
     *,
     max_fan_out: int = 20,
     max_residual: str | Fraction = "0.01",
@@ -160,6 +163,9 @@ def gas_funding(
         Rows of ``schema.LABELS``; labelled services are never linked.
     contracts
         Rows of ``schema.CONTRACTS``; contracts are never linked.
+    addresses
+        The store's ``addresses`` table: when ``transfers`` carries the store's address ids,
+        the linked addresses are named from it instead of from the transfers.
     max_fan_out
         A funder that is the first funder of this many addresses or more (or a recipient of
         this many sweeps or more) is treated as a service and not linked.
@@ -207,7 +213,8 @@ def gas_funding(
     ... ).collect().rows()
     [('0xa', '0xf', 't1', 60), ('0xa', '0xs', 't2', 60)]
     """
-    rows = keyed(transfers).select(*_COLUMNS, "decimals", "kind").collect()
+    transfers = keyed(transfers)
+    rows = transfers.select(*_COLUMNS, "decimals", "kind").collect()
     wanted = rows.select(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
     # Filter only when some row goes: a frame that keeps every row is not copied (the
     # transfers' strings are most of a clustering's memory).
@@ -218,11 +225,16 @@ def gas_funding(
             _pairs(native, funding, sweep=False, max_fan_out=max_fan_out),
             _sweeps(native, max_fan_out=max_fan_out, max_residual=Fraction(max_residual)),
         ]
-    ).lazy()
-    del native
+    )
+    del native, rows
+    linked = pl.concat([pairs.get_column("key"), pairs.get_column("partner_key")])
+    names = names_of(transfers, linked, addresses)
+    for key, name in (("key", "address"), ("partner_key", "partner")):
+        pairs = pairs.join(
+            names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
+        )
     never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
-    pairs = not_in(not_in(pairs, never, "address"), never, "partner")
-    return pairs.select(
+    return not_in(not_in(pairs.lazy(), never, "address"), never, "partner").select(
         "chain",
         pl.col("address").alias("address_a"),
         pl.col("partner").alias("address_b"),

@@ -75,6 +75,7 @@ def cluster_tables(
     heuristics: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     size_caps: Mapping[str, int | None] | None = None,
+    addresses: pl.LazyFrame | None = None,
 ) -> ClusterRun:
     """Run heuristics over in-memory tables and cluster their links.
 
@@ -89,6 +90,10 @@ def cluster_tables(
         Keyword parameters per heuristic, e.g. ``{"gas_funding": {"max_fan_out": 10}}``.
     size_caps
         Per-heuristic size caps overriding the registered defaults.
+    addresses
+        The store's ``addresses`` table, when every transfer carries its address ids: the
+        transfers' address strings are then not read, but looked up by id where a heuristic
+        needs them (most of a clustering's memory is those strings).
 
     Returns
     -------
@@ -101,14 +106,15 @@ def cluster_tables(
     else:
         names = sorted(dict.fromkeys(heuristics))
     labels = tables.get("labels", pl.LazyFrame(schema=LABELS))
+    tables = {t: lf for t, lf in tables.items() if t != "addresses"}
     if "transfers" in tables:
         # Read once and keyed once (by the store's address ids when it has them): every
         # heuristic groups and joins on the same integers.
-        transfers = tables["transfers"]
-        ids = [c for c in ADDRESS_IDS if c in transfers.collect_schema()]
-        read = transfers.select(*TRANSFER_COLUMNS, *ids).collect()
-        tables = {**tables, "transfers": address_keys(read).lazy()}
-        del read
+        table = _address_table(addresses) if addresses is not None else None
+        by_id = None if table is None else table.get_column("address")
+        tables["transfers"] = _keyed_transfers(tables["transfers"], by_id)
+        if table is not None:  # the heuristics name addresses from it (in memory, read once)
+            tables["addresses"] = table.lazy()
     found = pl.DataFrame(schema=LABELS)
     # One heuristic at a time: peak memory is the largest one's, not their sum. Deposit
     # matching goes first: the deposit wallets it finds are services, which the other
@@ -121,6 +127,7 @@ def cluster_tables(
             tables.get("transfers", pl.LazyFrame(schema=TRANSFERS)),
             labels,
             tables.get("contracts", empty_contracts),
+            tables.get("addresses"),
             **(params or {}).get(name, {}),
         ).collect()
         found = conform(deposit_wallet_labels(deposits.lazy()), LABELS).collect()
@@ -148,6 +155,43 @@ def cluster_tables(
     )
 
 
+def _keyed_transfers(transfers: pl.LazyFrame, names: pl.Series | None) -> pl.LazyFrame:
+    """The transfers' :data:`TRANSFER_COLUMNS`, keyed, read into memory once.
+
+    With ``names``, each address by its store id, the address columns are not read: they are
+    expressions that look each id up in ``names``, computed only where a heuristic selects
+    them (airdrop detection, on token rows).
+    """
+    if names is None:
+        ids = [c for c in ADDRESS_IDS if c in transfers.collect_schema()]
+        return address_keys(transfers.select(*TRANSFER_COLUMNS, *ids).collect()).lazy()
+    strings = {"from_address", "to_address"}
+    read = transfers.select(*(c for c in TRANSFER_COLUMNS if c not in strings), *ADDRESS_IDS)
+    keys = (pl.col(f"{side}_id").alias(f"{side}_key") for side in ("from", "to"))
+    return (
+        read.collect()
+        .with_columns(keys)  # the ids stay beside the keys: they mark keys the table names
+        .lazy()
+        .with_columns(
+            pl.lit(names).gather(pl.col("from_key")).alias("from_address"),
+            pl.lit(names).gather(pl.col("to_key")).alias("to_address"),
+        )
+    )
+
+
+def _address_table(addresses: pl.LazyFrame) -> pl.DataFrame | None:
+    """The ``addresses`` table in id order (row i is id i), or ``None`` if ids have gaps."""
+    table = addresses.collect()
+    if not table.get_column("address_id").is_sorted():
+        table = table.sort("address_id")
+    ids = table.get_column("address_id")
+    if ids.null_count() or not ids.equals(
+        pl.int_range(0, table.height, dtype=pl.UInt32, eager=True), check_names=False
+    ):
+        return None
+    return table
+
+
 def cluster_store(
     store: Store,
     *,
@@ -171,7 +215,10 @@ def cluster_store(
         ``False`` computes without writing.
     """
     tables = {t: store.scan(t) for t in INPUT_TABLES if store.has(t)}
-    run = cluster_tables(tables, heuristics=heuristics, params=params, size_caps=size_caps)
+    addresses = store.scan("addresses") if store.has_address_ids() else None
+    run = cluster_tables(
+        tables, heuristics=heuristics, params=params, size_caps=size_caps, addresses=addresses
+    )
     if write:
         store.commit(
             {"labels": run.deposit_labels},

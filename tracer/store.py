@@ -93,6 +93,17 @@ class Store:
             return pl.LazyFrame(schema=STORED[table])
         return pl.scan_parquet(parts, schema=STORED[table], missing_columns="insert")
 
+    def has_address_ids(self) -> bool:
+        """Whether every stored transfer carries its address ids (``from_id``, ``to_id``).
+
+        Parts written before the store numbered addresses lack the columns; the check reads
+        only each part's schema.
+        """
+        parts = self.parts("transfers")
+        return bool(parts) and all(
+            {"from_id", "to_id"} <= set(pl.read_parquet_schema(part)) for part in parts
+        )
+
     def require(self, table: str) -> pl.LazyFrame:
         """Like :meth:`scan`, but a missing table is an error that says how to fill it."""
         if not self.has(table):

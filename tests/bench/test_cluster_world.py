@@ -68,10 +68,12 @@ def test_the_stores_address_ids_give_the_same_clustering_as_computed_keys(
     scanned = {t: store.scan(t) for t in ("transfers", "labels")}
     assert scanned["transfers"].select(pl.col("from_id").null_count()).collect().item() == 0
     with_ids = cluster_tables(scanned)
+    named = cluster_tables(scanned, addresses=store.scan("addresses"))  # strings never read
     computed = cluster_tables(
         {**scanned, "transfers": scanned["transfers"].drop("from_id", "to_id")}
     )
     assert with_ids.links.height > 0
     for table in ("links", "clusters", "cuts", "deposit_labels"):
         assert_frame_equal(getattr(with_ids, table), getattr(computed, table))
+        assert_frame_equal(getattr(named, table), getattr(computed, table))
     assert_frame_equal(run().links, with_ids.links)
