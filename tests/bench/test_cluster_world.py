@@ -77,3 +77,19 @@ def test_the_stores_address_ids_give_the_same_clustering_as_computed_keys(
         assert_frame_equal(getattr(with_ids, table), getattr(computed, table))
         assert_frame_equal(getattr(named, table), getattr(computed, table))
     assert_frame_equal(run().links, with_ids.links)
+
+
+def test_a_directory_partly_written_before_address_ids_clusters_alike(tmp_path: Path) -> None:
+    from tracer.clustering import cluster_store
+    from tracer.schema import TRANSFERS
+    from tracer.store import Store
+
+    store = Store(tmp_path)
+    transfers = generate_transfers(N, seed=11).collect()
+    store.commit({"transfers": transfers.head(N // 2), "labels": generate_labels(N, seed=11)})
+    old = transfers.tail(N // 2).match_to_schema(TRANSFERS)  # as the store wrote it before
+    old.write_parquet(tmp_path / "transfers" / "part-old.parquet")
+    assert not store.has_address_ids()
+    result = cluster_store(store, write=False)
+    for table in ("links", "clusters", "cuts", "deposit_labels"):
+        assert_frame_equal(getattr(result, table), getattr(run(), table))

@@ -114,3 +114,14 @@ def test_ids_stay_consistent_over_any_sequence_of_ingests(
     addresses = _check(store)
     used = {(c, a) for batch in batches for c, x, y in batch for a in (x, y) if a is not None}
     assert set(addresses.select("chain", "address").rows()) == used
+
+
+def test_the_store_knows_whether_every_part_has_its_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert not store.has_address_ids()  # no transfers at all
+    store.commit({"transfers": _transfers([("ethereum", "0xa", "0xb")])})
+    assert store.has_address_ids()
+    _transfers([("ethereum", "0xc", "0xd")], tx="old").write_parquet(
+        tmp_path / "transfers/part-old.parquet"  # written before the store numbered addresses
+    )
+    assert not store.has_address_ids()
