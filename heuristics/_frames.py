@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -195,6 +195,29 @@ def names_of(
         for address, key in KEYS.items()
     ]
     return pl.concat(sides).unique(subset="key").collect()
+
+
+def with_names(
+    frame: pl.DataFrame,
+    transfers: pl.LazyFrame,
+    columns: Mapping[str, str],
+    addresses: pl.LazyFrame | None = None,
+) -> pl.DataFrame:
+    """``frame`` with an address column named for each key column (``columns``: key -> name).
+
+    Examples
+    --------
+    >>> tr = keyed(pl.LazyFrame({"chain": ["e"], "from_address": ["a"], "to_address": ["b"]}))
+    >>> pairs = tr.select("from_key", "to_key").collect()
+    >>> with_names(pairs, tr, {"from_key": "x", "to_key": "y"}).select("x", "y").rows()
+    [('a', 'b')]
+    """
+    names = names_of(transfers, pl.concat([frame.get_column(k) for k in columns]), addresses)
+    for key, name in columns.items():
+        frame = frame.join(
+            names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
+        )
+    return frame
 
 
 def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:

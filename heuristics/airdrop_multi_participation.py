@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from heuristics import NOT_OWNED_CATEGORIES, heuristic
-from heuristics._frames import KEYS, excluded, first_per, keyed, names_of, not_in, positive
+from heuristics._frames import KEYS, excluded, first_per, keyed, not_in, positive, with_names
 
 __all__ = ["CONFIDENCE", "airdrop_multi_participation", "airdrops"]
 
@@ -49,15 +49,8 @@ def _token_transfers(transfers: pl.LazyFrame, addresses: pl.LazyFrame | None) ->
         .filter((pl.col("kind") == "token") & positive("value"))
         .collect()
     )
-    names = names_of(transfers, pl.concat([tokens.get_column(k) for k in KEYS.values()]), addresses)
-    for address, key in KEYS.items():
-        tokens = tokens.join(
-            names.rename({"key": key, "address": address}),
-            on=key,
-            how="left",
-            maintain_order="left",
-        )
-    return tokens.lazy()
+    names = {key: address for address, key in KEYS.items()}
+    return with_names(tokens, transfers, names, addresses).lazy()
 
 
 @heuristic(

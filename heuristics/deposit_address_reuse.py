@@ -13,10 +13,10 @@ from heuristics._frames import (
     first_per,
     keyed,
     keys_of,
-    names_of,
     positive,
     star_links,
     tolerance,
+    with_names,
 )
 
 __all__ = [
@@ -190,24 +190,24 @@ def matched_deposits(
     # Integers only: a string column in a multi-column sort costs seconds at millions of
     # rows. ``__row`` (the deposit transfer) is unique among the rows left.
     found = settled.sort("deposit_key", "block_number", "sender_key", "__row").collect()
-    names = names_of(transfers, pl.concat([found["sender_key"], found["deposit_key"]]), addresses)
-    for key, name in (("sender_key", "sender"), ("deposit_key", "deposit_address")):
-        found = found.join(
-            names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
+    names = {"sender_key": "sender", "deposit_key": "deposit_address"}
+    return (
+        with_names(found, transfers, names, addresses)
+        .lazy()
+        .select(
+            "chain",
+            "sender",
+            "deposit_address",
+            "exchange_address",
+            "exchange_label",
+            "asset",
+            "transaction_hash",
+            "block_number",
+            "forward_transaction_hash",
+            "forward_block_number",
+            "deposit_key",
+            "sender_key",
         )
-    return found.lazy().select(
-        "chain",
-        "sender",
-        "deposit_address",
-        "exchange_address",
-        "exchange_label",
-        "asset",
-        "transaction_hash",
-        "block_number",
-        "forward_transaction_hash",
-        "forward_block_number",
-        "deposit_key",
-        "sender_key",
     )
 
 

@@ -15,10 +15,10 @@ from heuristics._frames import (
     excluded,
     first_rows,
     keyed,
-    names_of,
     not_in,
     positive,
     tolerance,
+    with_names,
 )
 
 __all__ = ["FUNDING_CONFIDENCE", "SWEEP_CONFIDENCE", "gas_funding"]
@@ -227,12 +227,7 @@ def gas_funding(
         ]
     )
     del native, rows
-    linked = pl.concat([pairs.get_column("key"), pairs.get_column("partner_key")])
-    names = names_of(transfers, linked, addresses)
-    for key, name in (("key", "address"), ("partner_key", "partner")):
-        pairs = pairs.join(
-            names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
-        )
+    pairs = with_names(pairs, transfers, {"key": "address", "partner_key": "partner"}, addresses)
     never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
     return not_in(not_in(pairs.lazy(), never, "address"), never, "partner").select(
         "chain",
