@@ -358,6 +358,8 @@ def cluster_addresses(
         caller wants them used). They may also carry ``key_a`` and ``key_b``: integer ids
         of the two addresses, equal exactly when the ``(chain, address)`` pairs are (the
         store's address ids); the union then numbers addresses by them instead of by hashes.
+        ``links`` is read twice (the union's columns now, the kept rows when the returned
+        links are collected): pass a frame that is cheap to read again (in memory, Parquet).
     labels
         Rows of ``schema.LABELS``: services are never merged through, and a cluster takes the
         best label found inside it (cluster definers first, then the highest confidence, then

@@ -216,8 +216,7 @@ def gas_funding(
     transfers = keyed(transfers)
     rows = transfers.select(*_COLUMNS, "decimals", "kind").collect()
     wanted = rows.select(pl.col("kind").is_in(list(NATIVE_KINDS)) & positive("value"))
-    # Filter only when some row goes: a frame that keeps every row is not copied (the
-    # transfers' strings are most of a clustering's memory).
+    # Filter only when some row goes: a filter copies every column, even keeping them all.
     native = rows if wanted.to_series().all() else rows.filter(wanted.to_series())
     funding = first_rows(native, "to_key", _ORDER)
     pairs = pl.concat(
