@@ -1,14 +1,29 @@
-"""Shared test fixtures: paths to the real public data in ../shared/data, tiny frames."""
+"""Shared test fixtures: paths to the real public data in ../shared/data, tiny frames, Chromium."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIXTURES = ROOT / "fixtures"
+#: Debian's chromium (``make chromium``) and the flags the report tests run it with.
+CHROMIUM = Path(os.environ.get("TRACER_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,3 +58,16 @@ def etl_resources(shared_data: Path) -> Path:
 def btc_resources(shared_data: Path) -> Path:
     """bitcoin-etl's own test resources: real bitcoind responses and expected outputs."""
     return shared_data / "txdata" / "bitcoin-etl" / "tests" / "resources"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's, ``make chromium``), one per test module."""
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield launched
+        launched.close()

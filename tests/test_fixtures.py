@@ -19,11 +19,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from tests.tracer.report_html.test_report_browser import (  # the fixture, too
-    Visit,
-    browser,  # noqa: F401
-    open_report,
-)
+from tests.tracer.report_html.test_report_browser import Visit, open_report
 from tracer.case import investigate, verify
 from tracer.cli import cli
 from tracer.devnode import DevNode, start_anvil
@@ -121,7 +117,7 @@ def test_verify_accepts_a_run_and_names_what_changed(tmp_path: Path) -> None:
 def test_each_report_opens_offline_in_chromium(
     name: str,
     runs: dict[str, Path],
-    browser: Any,  # noqa: F811  (the fixture imported above)
+    browser: Any,
 ) -> None:
     """Network off, no request, no console error, every node and edge of graph.json drawn."""
     graph = json.loads((runs[name] / "graph.json").read_text())

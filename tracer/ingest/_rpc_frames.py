@@ -260,6 +260,29 @@ def _frame(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
         raise Fallback(kind) from e
 
 
+def parity_endpoints(trace: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """``(from, to, value)`` of a Parity-style trace, as its ``type`` places them.
+
+    A create's recipient is the created contract (``result.address``), a self-destruct's the
+    refund address (paying its ``balance``), a block reward's the author (from nobody).
+
+    Examples
+    --------
+    >>> parity_endpoints({"type": "suicide", "action": {"address": "a", "refundAddress": "b"}})
+    ('a', 'b', None)
+    """
+    action = trace.get("action") or {}
+    kind = str(trace.get("type", "")).lower()
+    if kind in ("create", "create2"):
+        result = trace.get("result") or {}
+        return action.get("from"), result.get("address"), action.get("value")
+    if kind in ("suicide", "selfdestruct"):
+        return action.get("address"), action.get("refundAddress"), action.get("balance")
+    if kind == "reward":
+        return None, action.get("author"), action.get("value")
+    return action.get("from"), action.get("to"), action.get("value")  # call, and the rest
+
+
 def fast_frames(
     items: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]], Any]],
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
@@ -328,18 +351,7 @@ def fast_frames(
         for trace in traces:
             action = trace.get("action") or {}
             kind = str(trace.get("type", "")).lower()
-            if kind == "call":
-                src, dst, value = action.get("from"), action.get("to"), action.get("value")
-            elif kind in ("create", "create2"):
-                result = trace.get("result") or {}
-                src, dst, value = action.get("from"), result.get("address"), action.get("value")
-            elif kind in ("suicide", "selfdestruct"):
-                src, dst = action.get("address"), action.get("refundAddress")
-                value = action.get("balance")
-            elif kind == "reward":
-                src, dst, value = None, action.get("author"), action.get("value")
-            else:
-                src, dst, value = action.get("from"), action.get("to"), action.get("value")
+            src, dst, value = parity_endpoints(trace)
             trace_rows.append(
                 (
                     trace.get("blockNumber"),

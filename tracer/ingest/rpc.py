@@ -52,7 +52,7 @@ from tracer.ingest._jsonrpc import (
     is_unsupported,
 )
 from tracer.ingest._progress import Progress
-from tracer.ingest._rpc_frames import REFUSALS, fast_frames, list_column
+from tracer.ingest._rpc_frames import REFUSALS, fast_frames, list_column, parity_endpoints
 from tracer.redact import redact_url, scrub, scrub_logs
 from tracer.schema import TABLES, conform
 from tracer.store import Store
@@ -300,19 +300,8 @@ def map_parity_traces(
     rows = []
     for trace in traces:
         action = trace.get("action") or {}
-        result = trace.get("result") or {}
         kind = str(trace.get("type", "")).lower()
-        if kind == "call":
-            src, dst, value = action.get("from"), action.get("to"), action.get("value")
-        elif kind in ("create", "create2"):
-            src, dst, value = action.get("from"), result.get("address"), action.get("value")
-        elif kind in ("suicide", "selfdestruct"):
-            src, dst = action.get("address"), action.get("refundAddress")
-            value = action.get("balance")
-        elif kind == "reward":
-            src, dst, value = None, action.get("author"), action.get("value")
-        else:
-            src, dst, value = action.get("from"), action.get("to"), action.get("value")
+        src, dst, value = parity_endpoints(trace)
         tx_hash = trace.get("transactionHash")
         position = trace.get("transactionPosition")
         address = trace.get("traceAddress") or []

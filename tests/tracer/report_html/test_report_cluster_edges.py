@@ -20,11 +20,9 @@ import pytest
 
 from tests.tracer.report_html.report_fixture import page_data
 from tests.tracer.report_html.test_report_browser import Visit, node_point, open_report, wait_until
-from tests.tracer.report_html.test_report_demo_browser import chromium
 from tracer import schema
 from tracer.report.html import render_report
 
-__all__ = ["chromium"]  # the module-scoped browser fixture, shared with the demo tests
 pytestmark = pytest.mark.browser
 
 S1, S2, M = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20  # one cluster, two seeds
@@ -115,7 +113,7 @@ def drawn_edges(page: Any, cluster: str) -> dict[str, dict[str, Any]]:
     return {e["other"]: e for e in edges}
 
 
-def test_closed_clusters_sit_on_a_member_and_sum_their_edges(chromium: Any, tmp_path: Path) -> None:
+def test_closed_clusters_sit_on_a_member_and_sum_their_edges(browser: Any, tmp_path: Path) -> None:
     html = render_report(write_trace(tmp_path / "trace"))
     data = page_data(html.read_text(encoding="utf-8"))
     laid_out = {n["id"]: (n["x"], n["y"]) for n in data["nodes"]}
@@ -123,7 +121,7 @@ def test_closed_clusters_sit_on_a_member_and_sum_their_edges(chromium: Any, tmp_
     middle = ((laid_out[P][0] + laid_out[Q][0]) / 2, (laid_out[P][1] + laid_out[Q][1]) / 2)
     assert near(middle, laid_out[N])
     visit = Visit()
-    page = open_report(chromium, html, visit)
+    page = open_report(browser, html, visit)
     placed: dict[str, dict[str, float]] = page.evaluate(
         "(ids) => window.tracerReport.network.getPositions(ids)", [KEY, PQ]
     )

@@ -7,9 +7,6 @@ hand-made trace of test_report_cluster_edges.py checks the same behaviour on exa
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,6 @@ import pytest
 
 from tests.tracer.report_html.report_fixture import page_data
 from tests.tracer.report_html.test_report_browser import (
-    ARGS,
     Visit,
     node_point,
     open_report,
@@ -29,23 +25,10 @@ from tracer.case import investigate
 pytestmark = pytest.mark.browser
 
 CASE = Path(__file__).resolve().parents[3] / "fixtures" / "evm-exchange-hack" / "case.toml"
-CHROMIUM = Path(os.environ.get("TRACER_CHROMIUM", "/usr/bin/chromium"))
 ATTACKERS = "cluster:0x009b893e77188db287e50134902755f8f85cdf28"
 BRIDGE = "0x7b93856c55c80c0bc01ad3cd178fdd21e1f2320c"
 # The attacker cluster's node is gone once it is opened (isCluster would log an error).
 OPENED = f"() => window.tracerReport.network.body.nodes['{ATTACKERS}'] === undefined"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +50,7 @@ def near(p: tuple[float, float], q: tuple[float, float]) -> bool:
     return abs(p[0] - q[0]) <= 1 and abs(p[1] - q[1]) <= 1
 
 
-def test_clusters_say_what_they_hold_and_open_in_place(chromium: Any, demo: Path) -> None:
+def test_clusters_say_what_they_hold_and_open_in_place(browser: Any, demo: Path) -> None:
     html = demo / "report.html"
     data = page_data(html.read_text(encoding="utf-8"))
     clusters = {c["id"]: c for c in data["clusters"]}
@@ -75,7 +58,7 @@ def test_clusters_say_what_they_hold_and_open_in_place(chromium: Any, demo: Path
     assert clusters[ATTACKERS]["colour"] == "#d62728"
     laid_out = {n["id"]: (n["x"], n["y"]) for n in data["nodes"]}
     visit = Visit()
-    page = open_report(chromium, html, visit)
+    page = open_report(browser, html, visit)
     # A closed cluster sits on one of its members' places, never on another address.
     place = positions(page, [ATTACKERS])[ATTACKERS]
     members = clusters[ATTACKERS]["members"]
@@ -94,13 +77,13 @@ def test_clusters_say_what_they_hold_and_open_in_place(chromium: Any, demo: Path
     assert visit.requests == []
 
 
-def test_a_click_shows_details_with_every_transaction_hash(chromium: Any, demo: Path) -> None:
+def test_a_click_shows_details_with_every_transaction_hash(browser: Any, demo: Path) -> None:
     flows = pl.read_csv(demo / "flows.csv", infer_schema=False)
     ether = flows.filter((pl.col("to_address") == BRIDGE) & (pl.col("asset") == "ETH"))
     into_bridge = sorted(ether["transaction_hash"])
     assert len(into_bridge) == 2
     visit = Visit()
-    page = open_report(chromium, demo / "report.html", visit)
+    page = open_report(browser, demo / "report.html", visit)
     assert "Click an address" in page.inner_text("#details")
     # The edge from the closed attacker cluster to the bridge stands for both transfers.
     a = node_point(page, ATTACKERS)
@@ -128,11 +111,9 @@ def test_a_click_shows_details_with_every_transaction_hash(chromium: Any, demo: 
     assert visit.requests == []
 
 
-def test_search_tells_two_deposit_addresses_of_one_exchange_apart(
-    chromium: Any, demo: Path
-) -> None:
+def test_search_tells_two_deposit_addresses_of_one_exchange_apart(browser: Any, demo: Path) -> None:
     visit = Visit()
-    page = open_report(chromium, demo / "report.html", visit)
+    page = open_report(browser, demo / "report.html", visit)
     page.fill("#search", "northpeak")
     page.click("#search-form button[type=submit]")
     buttons = page.locator("#search-results button").all_inner_texts()
