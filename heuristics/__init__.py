@@ -25,6 +25,7 @@ from tracer.errors import InputError
 from tracer.schema import KEYS, LINKS, TABLES, conform
 
 __all__ = [
+    "LINK_KEYS",
     "MODULES",
     "NOT_OWNED_CATEGORIES",
     "REGISTRY",
@@ -68,6 +69,8 @@ class Heuristic:
         The literature the rule comes from.
     function
         The decorated function (its output conforms to ``schema.LINKS``).
+    candidates
+        The function as written: its links before :func:`finish_links`.
     tables
         The tables it reads, passed as keyword arguments of the same names.
     requires
@@ -88,6 +91,7 @@ class Heuristic:
     version: int
     reference: str
     function: Callable[..., pl.LazyFrame]
+    candidates: Callable[..., pl.LazyFrame]
     tables: tuple[str, ...]
     requires: tuple[str, ...]
     advisory: bool = False
@@ -98,13 +102,25 @@ class Heuristic:
 REGISTRY: dict[str, Heuristic] = {}
 
 
-def finish_links(links: pl.LazyFrame, *, name: str, version: int) -> pl.LazyFrame:
+#: Integer ids of a link's two addresses that candidate links may carry (equal exactly when
+#: the ``(chain, address)`` pairs are, such as the store's address ids): kept by
+#: :func:`finish_links` when not sorting, for :func:`heuristics.cluster.cluster_addresses`.
+LINK_KEYS = pl.Schema({"key_a": pl.UInt32(), "key_b": pl.UInt32()})
+
+
+def finish_links(
+    links: pl.LazyFrame, *, name: str, version: int, sort: bool = True
+) -> pl.LazyFrame:
     """Stamp provenance on candidate links, normalise and deduplicate them, conform, sort.
 
     ``links`` needs ``chain, address_a, address_b, evidence_transaction_hash, block_number,
     confidence``. The pair is ordered so that ``address_a < address_b``; self-links and rows
     with a null address are dropped; a pair proven by the same transaction is kept once, with
-    its highest confidence.
+    its highest confidence (then its earliest block).
+
+    With ``sort=False`` the rows are not sorted (for the union, which sorts what it keeps:
+    a string sort of millions of links takes seconds), and :data:`LINK_KEYS` columns, if
+    ``links`` has them, are kept and ordered with the pair.
 
     Examples
     --------
@@ -123,18 +139,43 @@ def finish_links(links: pl.LazyFrame, *, name: str, version: int) -> pl.LazyFram
     """
     a, b = pl.col("address_a"), pl.col("address_b")
     key = list(KEYS["links"])
-    out = (
-        links.filter(a.is_not_null() & b.is_not_null() & (a != b))
-        .with_columns(
-            pl.when(a < b).then(a).otherwise(b).alias("address_a"),
-            pl.when(a < b).then(b).otherwise(a).alias("address_b"),
-            pl.lit(name, dtype=pl.String).alias("heuristic"),
-            pl.lit(version, dtype=pl.Int32).alias("heuristic_version"),
-        )
-        .sort([*key, "confidence", "block_number"], descending=[False] * len(key) + [True, False])
-        .unique(subset=key, keep="first", maintain_order=True)
+    keyed = not sort and set(LINK_KEYS) <= set(links.collect_schema().names())
+    swap = (a > b).fill_null(value=False)
+    ids = (
+        [
+            pl.when(swap).then(pl.col(x)).otherwise(pl.col(y)).alias(y)
+            for x, y in (("key_b", "key_a"), ("key_a", "key_b"))
+        ]
+        if keyed
+        else []
     )
-    return conform(out, LINKS)
+    normal = links.filter(a.is_not_null() & b.is_not_null() & (a != b)).with_columns(
+        pl.when(swap).then(b).otherwise(a).alias("address_a"),
+        pl.when(swap).then(a).otherwise(b).alias("address_b"),
+        *ids,
+        pl.lit(name, dtype=pl.String).alias("heuristic"),
+        pl.lit(version, dtype=pl.Int32).alias("heuristic_version"),
+    )
+    best = [*key, "confidence", "block_number"], [False] * len(key) + [True, False]
+
+    def once(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.sort(best[0], descending=best[1]).unique(
+            subset=key, keep="first", maintain_order=True
+        )
+
+    if sort:
+        return conform(once(normal), LINKS)
+    # Only the rows whose key repeats (rare) are sorted: equal keys hash equal, so every
+    # repeat is among them (a collision only sends an extra row down that path).
+    repeated = pl.struct(key).hash().is_duplicated()
+    flagged = normal.with_columns(repeated.alias("__repeated")).cache()
+    out = pl.concat(
+        [
+            flagged.filter(~pl.col("__repeated")),
+            once(flagged.filter(pl.col("__repeated"))),
+        ]
+    ).drop("__repeated")
+    return conform(out, pl.Schema({**LINKS, **LINK_KEYS}) if keyed else LINKS)
 
 
 def heuristic(
@@ -191,6 +232,7 @@ def heuristic(
             version=version,
             reference=reference,
             function=wrapper,
+            candidates=func,
             tables=tuple(tables),
             requires=tuple(requires) if requires is not None else tuple(tables[:1]),
             advisory=advisory,
@@ -233,6 +275,7 @@ def run_heuristics(
     names: Iterable[str],
     *,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    sort: bool = True,
 ) -> pl.LazyFrame:
     """Run the named heuristics over ``tables`` and return all their links.
 
@@ -245,11 +288,14 @@ def run_heuristics(
         Heuristic names (see :data:`REGISTRY`).
     params
         Keyword parameters per heuristic name, e.g. ``{"gas_funding": {"max_fan_out": 10}}``.
+    sort
+        ``False`` leaves each heuristic's links unsorted, with their :data:`LINK_KEYS` if
+        they have them (see :func:`finish_links`): for a caller that sorts them itself.
 
     Returns
     -------
     pl.LazyFrame
-        Rows of ``schema.LINKS``, sorted by heuristic, then the link key.
+        Rows of ``schema.LINKS``, sorted by heuristic, then the link key (with ``sort``).
 
     Raises
     ------
@@ -264,10 +310,11 @@ def run_heuristics(
             t: tables[t] if t in tables else pl.LazyFrame(schema=TABLES[t]) for t in h.tables
         }
         kwargs.update(params.get(name, {}))
-        frames.append(h.function(**kwargs))
+        candidates = h.candidates(**kwargs)
+        frames.append(finish_links(candidates, name=name, version=h.version, sort=sort))
     if not frames:
         return pl.LazyFrame(schema=LINKS)
-    return pl.concat(frames, how="vertical")
+    return pl.concat(frames, how="diagonal_relaxed" if not sort else "vertical")
 
 
 #: The modules that hold the heuristics, one per heuristic, named as the heuristic.

@@ -115,6 +115,50 @@ def keyed(transfers: pl.LazyFrame) -> pl.LazyFrame:
     return address_keys(transfers.collect()).lazy()
 
 
+def among(keys: pl.Series, members: pl.Series) -> npt.NDArray[np.bool_]:
+    """Whether each of ``keys`` (address keys) is one of ``members`` (a null key: no).
+
+    A lookup in a table indexed by key, not a hash join: address keys are small, dense
+    integers (:func:`address_keys`), so this costs one gather per row.
+
+    Examples
+    --------
+    >>> among(pl.Series([3, None, 0, 3]), pl.Series([3, 5])).tolist()
+    [True, False, False, True]
+    """
+    members = members.drop_nulls()
+    top = max(int(keys.max() or 0), int(members.max() or 0)) + 1  # type: ignore[arg-type]
+    table = np.zeros(top + 1, dtype=np.bool_)  # index ``top``: the nulls, never a member
+    table[members.to_numpy()] = True
+    found: npt.NDArray[np.bool_] = table[keys.fill_null(top).to_numpy()]
+    return found
+
+
+def take(column: pl.Series, rows: npt.NDArray[np.int64]) -> pl.Series:
+    """``column.gather(rows)`` for ascending ``rows``, chunk by chunk, into one chunk.
+
+    A scan yields a chunk per Parquet row group. Gathering 2.4M transaction hashes out of 20M
+    rows in 163 chunks took 0.33 s at once and 0.06 s a chunk at a time; what is gathered
+    from the single-chunk result afterwards is fast too.
+
+    Examples
+    --------
+    >>> column = pl.concat([pl.Series(["a", "b"]), pl.Series(["c"])], rechunk=False)
+    >>> take(column, np.array([0, 2])).to_list()
+    ['a', 'c']
+    """
+    if column.n_chunks() == 1:
+        return column.gather(rows)
+    bounds = np.cumsum([0, *(len(chunk) for chunk in column.get_chunks())])
+    cuts = np.searchsorted(rows, bounds)
+    parts = [
+        column.slice(int(lo), int(hi - lo)).gather(rows[a:b] - lo)
+        for lo, hi, a, b in zip(bounds[:-1], bounds[1:], cuts[:-1], cuts[1:], strict=True)
+        if b > a
+    ]
+    return pl.concat(parts, rechunk=True) if parts else column.clear()
+
+
 def _naming(transfers: pl.LazyFrame, addresses: pl.LazyFrame | None) -> pl.LazyFrame | None:
     """``addresses`` (the store's table) if it names the keys of keyed ``transfers``.
 
@@ -212,12 +256,30 @@ def with_names(
     >>> with_names(pairs, tr, {"from_key": "x", "to_key": "y"}).select("x", "y").rows()
     [('a', 'b')]
     """
+    table = _naming(transfers, addresses)
+    by_id = None if table is None else dense_names(table.collect())
+    if by_id is not None:  # row i of the table names key i: a gather, no join
+        return frame.with_columns(
+            by_id.gather(frame.get_column(k)).alias(n) for k, n in columns.items()
+        )
     names = names_of(transfers, pl.concat([frame.get_column(k) for k in columns]), addresses)
     for key, name in columns.items():
         frame = frame.join(
             names.rename({"key": key, "address": name}), on=key, how="left", maintain_order="left"
         )
     return frame
+
+
+def dense_names(table: pl.DataFrame) -> pl.Series | None:
+    """The ``address`` column of a store's ``addresses`` table if row i holds id i, else None.
+
+    Then naming a key is a gather from it, no join.
+    """
+    ids = table.get_column("address_id")
+    dense = ids.null_count() == 0 and ids.equals(
+        pl.int_range(0, table.height, dtype=pl.UInt32, eager=True), check_names=False
+    )
+    return table.get_column("address") if dense else None
 
 
 def services(labels: pl.LazyFrame, categories: Sequence[str]) -> pl.LazyFrame:
@@ -295,12 +357,14 @@ def star_links(
     group: Sequence[str],
     address: str,
     confidence: int,
+    key: str | None = None,
 ) -> pl.LazyFrame:
     """Link every member of a group to the group's smallest address.
 
     ``members`` has ``chain``, the ``group`` columns, ``address``, ``evidence_transaction_hash``
     and ``block_number``; each member's own row supplies the evidence of its link. A group of
-    n distinct addresses gives n - 1 links (a star), never n(n - 1)/2 pairs.
+    n distinct addresses gives n - 1 links (a star), never n(n - 1)/2 pairs. With ``key``,
+    the column of each address's key, the links carry ``key_a`` and ``key_b`` too.
 
     Examples
     --------
@@ -319,18 +383,23 @@ def star_links(
     [('a', 'b'), ('a', 'c')]
     """
     keys = ["chain", *group]
-    return (
-        members.filter(pl.col(address).is_not_null())
-        .with_columns(pl.col(address).min().over(keys).alias("__hub"))
-        .filter(pl.col(address) != pl.col("__hub"))
-        .select(
-            "chain",
-            pl.col("__hub").alias("address_a"),
-            pl.col(address).alias("address_b"),
-            "evidence_transaction_hash",
-            "block_number",
-            pl.lit(confidence, dtype=pl.Int32).alias("confidence"),
-        )
+    hub = pl.col("__hub")
+    links = members.filter(pl.col(address).is_not_null()).with_columns(
+        pl.col(address).min().over(keys).alias("__hub")
+    )
+    carried: list[pl.Expr] = []
+    if key is not None:  # the hub's key: that of any row holding the hub (one address, one key)
+        hub_key = pl.col(key).filter(pl.col(address) == hub).first().over(keys)
+        links = links.with_columns(hub_key.alias("key_a"))
+        carried = [pl.col("key_a"), pl.col(key).alias("key_b")]
+    return links.filter(pl.col(address) != hub).select(
+        "chain",
+        hub.alias("address_a"),
+        pl.col(address).alias("address_b"),
+        "evidence_transaction_hash",
+        "block_number",
+        pl.lit(confidence, dtype=pl.Int32).alias("confidence"),
+        *carried,
     )
 
 

@@ -140,6 +140,8 @@ def airdrop_multi_participation(
         pl.col("to_address").alias("aggregator"),
         pl.col("block_number").alias("forward_block_number"),
         "transaction_hash",
+        pl.col("from_key").alias("key_a"),
+        pl.col("to_key").alias("key_b"),
     )
     forwards = (
         moves.join(received, on=["chain", "asset", "recipient"], how="inner")
@@ -156,6 +158,8 @@ def airdrop_multi_participation(
             "aggregator",
             "transaction_hash",
             pl.col("forward_block_number").alias("block_number"),
+            "key_a",
+            "key_b",
         )
     )
     forwards = not_in(not_in(forwards, never, "recipient"), never, "aggregator")
@@ -169,4 +173,6 @@ def airdrop_multi_participation(
         pl.col("transaction_hash").alias("evidence_transaction_hash"),
         "block_number",
         pl.lit(CONFIDENCE, dtype=pl.Int32).alias("confidence"),
+        "key_a",  # the addresses' keys, for the union (heuristics.LINK_KEYS)
+        "key_b",
     )

@@ -29,7 +29,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from heuristics import NOT_OWNED_CATEGORIES, REGISTRY
+from heuristics import LINK_KEYS, NOT_OWNED_CATEGORIES, REGISTRY
 from heuristics._frames import consistent_ids
 from tracer.schema import CLUSTERS, LINKS, conform
 
@@ -123,9 +123,6 @@ def _component_labels(
 
 
 _SEEDS = (0x7472616365, 0x756E696F6E)
-#: Optional columns of the links given to :func:`cluster_addresses`: integer ids of
-#: ``address_a`` and ``address_b`` (the store's address ids), which spare hashing them.
-_KEYS = pl.Schema({"key_a": pl.UInt32(), "key_b": pl.UInt32()})
 
 
 def _dense_ids(
@@ -244,22 +241,34 @@ def _default_caps() -> dict[str, int | None]:
 
 
 def _cut_services(
-    links: pl.DataFrame, services: pl.DataFrame
-) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    links: pl.DataFrame,
+    ids: tuple[pl.Series, npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    services: pl.DataFrame,
+) -> tuple[npt.NDArray[np.bool_], list[pl.DataFrame]]:
+    """Which links to keep: none that touches a service, unless its heuristic joins services.
+
+    ``ids`` are the links' node ids (:func:`_dense_ids`): services are looked up among the
+    distinct addresses once, not at every link end.
+    """
+    nodes, ia, ib = ids
+    keep = np.ones(links.height, dtype=np.bool_)
     if services.is_empty():
-        return links, []
-    svc = services.get_column("address").implode()
+        return keep, []
+    service = nodes.is_in(services.get_column("address").implode()).to_numpy()
     joining = [name for name, h in REGISTRY.items() if h.joins_services]
-    touches_a = pl.col("address_a").is_in(svc) & ~pl.col("heuristic").is_in(joining)
-    touches_b = pl.col("address_b").is_in(svc) & ~pl.col("heuristic").is_in(joining)
-    cut = links.filter(touches_a | touches_b)
-    if cut.is_empty():
-        return links, []
+    guarded = ~links.get_column("heuristic").is_in(joining).to_numpy()
+    touches_a = service[ia] & guarded
+    cut = touches_a | (service[ib] & guarded)
+    if not cut.any():
+        return keep, []
+    rows = np.flatnonzero(cut)
     report = (
-        cut.select(
-            "chain",
-            "heuristic",
-            pl.when(touches_a).then("address_a").otherwise("address_b").alias("address"),
+        pl.DataFrame(
+            {
+                "chain": links.get_column("chain").gather(rows),
+                "heuristic": links.get_column("heuristic").gather(rows),
+                "address": nodes.gather(np.where(touches_a[rows], ia[rows], ib[rows])),
+            }
         )
         .group_by("chain", "heuristic", "address")
         .agg(pl.len().cast(pl.Int64).alias("links_cut"))
@@ -267,7 +276,7 @@ def _cut_services(
             pl.lit("service").alias("reason"), pl.lit(None, dtype=pl.Int64).alias("component_size")
         )
     )
-    return links.filter(~(touches_a | touches_b)), [report.select(list(CUTS))]
+    return ~cut, [report.select(list(CUTS))]
 
 
 def _cut_oversized(
@@ -310,16 +319,19 @@ def _cut_oversized(
 def _sorted_links(links: pl.LazyFrame, order: pl.DataFrame) -> pl.LazyFrame:
     """The rows of ``links`` named in ``order`` (``__row``), sorted by their key (lazily).
 
-    ``order`` has each kept row's chain number and its addresses' ids, which number the
-    addresses of a chain in sorted order (:func:`_dense_ids`): sorting on them gives the
-    order of the strings at the cost of sorting integers.
+    ``order`` has each kept row's chain number, its addresses' ids, which number the
+    addresses of a chain in sorted order (:func:`_dense_ids`), its heuristic's rank among
+    the names, and its evidence transaction: integers are sorted, and the evidence strings
+    only where they decide (a pair linked by one heuristic more than once).
     """
-    return conform(
-        links.join(order.lazy(), on="__row", how="inner").sort(
-            "__chain", "__a", "__b", "heuristic", "evidence_transaction_hash"
-        ),
-        LINKS,
-    )
+    key = ["__chain", "__a", "__b", "__heuristic"]
+    ranked = order.sort(key)
+    tied = ranked.select(pl.struct(key).is_duplicated()).to_series()
+    rows = ranked.get_column("__row").to_numpy().copy()
+    if tied.any():  # tied rows stay in their runs, sorted by evidence within them
+        ties = ranked.filter(tied).sort([*key, "evidence_transaction_hash"])
+        rows[tied.to_numpy()] = ties.get_column("__row").to_numpy()
+    return conform(links.select(pl.all().gather(pl.Series(rows))), LINKS)
 
 
 def _labels_for(clusters: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
@@ -416,13 +428,21 @@ def cluster_addresses(
     """
     caps = _default_caps()
     caps.update(size_caps or {})
-    keyed = set(_KEYS) <= set(links.collect_schema().names())
+    keyed = set(LINK_KEYS) <= set(links.collect_schema().names())
     # Only the columns the union needs are read now; the kept links are taken from ``links``
     # by row number when the caller collects them.
-    numbered = conform(links, pl.Schema({**LINKS, **_KEYS}) if keyed else LINKS).with_row_index(
+    numbered = conform(links, pl.Schema({**LINKS, **LINK_KEYS}) if keyed else LINKS).with_row_index(
         "__row"
     )
-    columns = ["__row", "chain", "address_a", "address_b", "heuristic", *(_KEYS if keyed else [])]
+    columns = [
+        "__row",
+        "chain",
+        "address_a",
+        "address_b",
+        "heuristic",
+        "evidence_transaction_hash",
+        *(LINK_KEYS if keyed else []),
+    ]
     links_df = numbered.select(columns).collect()
     labels_df = labels.collect()
     services = labels_df.filter(pl.col("category").is_in(list(service_categories)))
@@ -430,16 +450,17 @@ def cluster_addresses(
     kept_all: list[pl.DataFrame] = []
     cuts: list[pl.DataFrame] = []
     chains = sorted(links_df.get_column("chain").unique().drop_nulls().to_list())
+    # Ranks the heuristics by name (an Enum's codes follow its categories' order).
+    names = pl.Enum(sorted(links_df.get_column("heuristic").unique().drop_nulls().to_list()))
     for number, chain in enumerate(chains):
         one = chains == [chain] and links_df.get_column("chain").null_count() == 0
         kept = links_df if one else links_df.filter(pl.col("chain") == chain)  # no copy if one
-        kept, cut = _cut_services(kept, services.filter(pl.col("chain") == chain))
-        cuts += cut
         keys = (kept.get_column("key_a"), kept.get_column("key_b")) if keyed else None
         ids = _dense_ids(kept.get_column("address_a"), kept.get_column("address_b"), keys)
-        kept = kept.drop(*_KEYS, strict=False)
+        kept = kept.drop(*LINK_KEYS, strict=False)
         nodes, ia, ib = ids
-        keep = np.ones(kept.height, dtype=np.bool_)
+        keep, cut = _cut_services(kept, ids, services.filter(pl.col("chain") == chain))
+        cuts += cut
         for name in sorted(kept.get_column("heuristic").unique().to_list()):
             cap = caps.get(name)
             if cap is not None:
@@ -447,9 +468,14 @@ def cluster_addresses(
                 cuts += cut
         kept = kept if keep.all() else kept.filter(pl.Series(keep))
         kept_all.append(
-            pl.DataFrame(
-                {"__row": kept.get_column("__row"), "__a": ia[keep], "__b": ib[keep]}
-            ).with_columns(pl.lit(number, dtype=pl.Int32).alias("__chain"))
+            kept.select(
+                "__row",
+                pl.lit(number, dtype=pl.Int32).alias("__chain"),
+                pl.Series("__a", ia[keep]),
+                pl.Series("__b", ib[keep]),
+                pl.col("heuristic").cast(names).to_physical().alias("__heuristic"),
+                "evidence_transaction_hash",
+            )
         )
         comp = _component_labels(ia[keep], ib[keep], nodes.len())
         present = np.zeros(nodes.len(), dtype=np.bool_)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from heuristics import SERVICE_CATEGORIES, heuristic
 from heuristics._frames import (
+    among,
     amount,
     excluded,
     first_per,
@@ -15,6 +18,7 @@ from heuristics._frames import (
     keys_of,
     positive,
     star_links,
+    take,
     tolerance,
     with_names,
 )
@@ -36,7 +40,7 @@ EXCHANGE_CATEGORIES = ("exchange", "hot_wallet")
 LABEL_CONFIDENCE = 10
 ALPHA = "0.01"
 TAU = 3_200
-_ASSET_SEED = 0x6173736574
+_SEED = 0x6173736574
 
 
 def matched_deposits(
@@ -68,9 +72,6 @@ def matched_deposits(
         the deposit's row in ``transfers`` (a deterministic order for the same data; what
         the other functions derive from it sorts by the strings).
     """
-    # Joins and groups run on integers: the address keys, a hash of the asset (checked for
-    # equality after the join) and each transfer's row number.
-    keys = ["deposit_key", "__asset"]
     exchanges = (
         labels.filter(pl.col("category").is_in(list(EXCHANGE_CATEGORIES)))
         .sort("chain", "address", "confidence", "label", descending=[False, False, True, False])
@@ -84,112 +85,63 @@ def matched_deposits(
     exchange_keys = keys_of(transfers, exchanges.lazy(), addresses).join(
         exchanges, on=["chain", "address"]
     )
-    service_keys = keys_of(transfers, services(labels), addresses).select("chain", "key")
+    service_keys = keys_of(transfers, services(labels), addresses).get_column("key")
     never_keys = keys_of(transfers, excluded(labels, contracts, SERVICE_CATEGORIES), addresses)
-    rows = transfers.select(
-        "chain",
-        "block_number",
-        "transaction_hash",
-        "from_key",
-        "to_key",
-        "asset",
-        "value",
-        "decimals",
-        "kind",
-    ).collect()  # read by both sides below: once (no copy of a frame already in memory)
-    wanted = rows.select((pl.col("kind") != "utxo") & positive("value")).to_series()
-    # Filter only when some row goes: a filter copies every column.
-    moves = (
-        (rows if wanted.all() else rows.filter(wanted))
-        .drop("kind")
-        .with_columns(pl.col("asset").hash(seed=_ASSET_SEED).alias("__asset"))
-        .with_row_index("__row")
-        .lazy()
-    )
-    del rows
-    # Amounts are parsed only on the rows that can match (few, next to all transfers).
-    parsed = [amount("value").alias("amount"), tolerance(alpha, "decimals").alias("tolerance")]
-    forwards = (
-        moves.join(
-            exchange_keys.lazy().select(
-                "chain",
-                pl.col("key").alias("to_key"),
-                pl.col("address").alias("exchange_address"),
-                "exchange_label",
-            ),
-            on=["chain", "to_key"],
-            how="inner",
+    rows = transfers.select(*_READ).collect()
+    # Gate on integers first, by lookups in tables indexed by key: a forward pays an exchange
+    # from a non-service; a deposit pays an address that made a forward (its asset checked
+    # later). Few rows pass; only they are copied and parsed.
+    sender, payee = rows.get_column("from_key"), rows.get_column("to_key")
+    forward = among(payee, exchange_keys.get_column("key")) & ~among(sender, service_keys)
+    deposit = among(payee, sender.filter(pl.Series(forward)))
+    deposit &= ~among(sender, never_keys.get_column("key"))
+    picked = np.flatnonzero(forward | deposit)
+    # From here on a row is a row of ``chosen``: ``__row`` numbers them in the transfers' order.
+    chosen = pl.DataFrame([take(rows.get_column(c), picked) for c in _READ])
+    del rows, sender, payee
+    moves = _moves(chosen, forward[picked], deposit[picked], alpha)
+    del forward, deposit
+    matched = _pairs(moves, max_delay_blocks)
+    del moves
+    tx = chosen.get_column("transaction_hash")
+    # A deposit and its forward are two transactions: hashes that differ prove it, equal
+    # ones (rare) are compared as strings.
+    same = matched.get_column("__tx") == matched.get_column("__forward_tx")
+    if same.any():
+        equal = tx.gather(matched.get_column("__row")) == tx.gather(
+            matched.get_column("__forward_row")
         )
-        .join(
-            service_keys.lazy().rename({"key": "from_key"}),
-            on=["chain", "from_key"],
-            how="anti",
-        )
-        .with_columns(parsed)
-        .select(
-            pl.col("from_key").alias("deposit_key"),
-            "exchange_address",
-            "exchange_label",
-            "__asset",
-            pl.col("asset").alias("forward_asset"),
-            pl.col("value").alias("out_value"),
-            pl.col("amount").alias("out_amount"),
-            pl.col("transaction_hash").alias("forward_transaction_hash"),
-            pl.col("block_number").alias("forward_block_number"),
-        )
-        .cache()
-    )  # read three times below: compute once
-    deposits = moves.rename({"from_key": "sender_key", "to_key": "deposit_key"})
-    diff = pl.col("amount") - pl.col("out_amount")
-    both_fit = pl.col("amount").is_not_null() & pl.col("out_amount").is_not_null()
-    delay = pl.col("forward_block_number") - pl.col("block_number")
-    # Pair deposits with forwards of the same (deposit address, asset) only within time
-    # buckets of max_delay_blocks: a forward in bucket k can prove deposits of buckets k and
-    # k - 1 and no others, so the pairs stay linear in the data on a busy deposit address
-    # instead of (deposits x forwards) over its whole history.
-    width = max(max_delay_blocks, 1)
-    bucket = (pl.col("forward_block_number") // width).alias("__bucket")
-    forwards_b = pl.concat([forwards.with_columns(bucket), forwards.with_columns(bucket - 1)])
-    matched = (
-        deposits.join(forwards.select(keys).unique(), on=keys, how="semi")
-        .join(
-            never_keys.lazy().select("chain", pl.col("key").alias("sender_key")),
-            on=["chain", "sender_key"],
-            how="anti",
-        )
-        .with_columns(*parsed, (pl.col("block_number") // width).alias("__bucket"))
-        .join(forwards_b, on=[*keys, "__bucket"], how="inner")
-        .filter(
-            (pl.col("asset") == pl.col("forward_asset"))
-            & (delay >= 0)
-            & (delay <= max_delay_blocks)
-            & (pl.col("forward_transaction_hash") != pl.col("transaction_hash"))
-            & (pl.col("sender_key") != pl.col("deposit_key"))
-            & pl.when(both_fit)
-            .then((diff >= 0) & (diff <= pl.col("tolerance")))
-            .otherwise(pl.col("value") == pl.col("out_value"))
-        )
-    )
+        matched = matched.filter(~(same & equal))
     # Each deposit transfer's earliest forward; then one row per deposit transaction (a
-    # transaction may pay one deposit address twice): integer keys, with the rare rows whose
-    # transaction hash repeats settled by the strings themselves.
-    earliest = first_per(matched, ["__row"], ["forward_block_number", "forward_transaction_hash"])
-    per_transaction = ["deposit_key", "transaction_hash", "sender_key"]
-    repeated = pl.struct(
-        "deposit_key", "sender_key", pl.col("transaction_hash").hash(seed=_ASSET_SEED)
-    ).is_duplicated()
-    earliest = earliest.with_columns(repeated.alias("__repeated")).cache()
-    settled = pl.concat(
-        [
-            earliest.filter(~pl.col("__repeated")),
-            earliest.filter(pl.col("__repeated")).pipe(
-                first_per, per_transaction, ["forward_block_number", "forward_transaction_hash"]
-            ),
-        ]
+    # transaction may pay one deposit address twice, rare: settled by the strings).
+    earliest = _earliest(matched, ["__row"], tx)
+    repeated = earliest.select(
+        pl.struct("deposit_key", "sender_key", "__tx").is_duplicated()
+    ).to_series()
+    if repeated.any():
+        again = earliest.filter(repeated)
+        again = again.with_columns(tx.gather(again.get_column("__row")))
+        settled = _earliest(again, ["deposit_key", "transaction_hash", "sender_key"], tx)
+        earliest = pl.concat([earliest.filter(~repeated), settled.drop("transaction_hash")])
+    # Integers only: the strings are gathered after the sort, for the rows kept.
+    found = earliest.sort("deposit_key", "block_number", "sender_key", "__row")
+    at, forward_at = found.get_column("__row"), found.get_column("__forward_row")
+    found = found.with_columns(
+        chosen.get_column("chain").gather(at),
+        chosen.get_column("asset").gather(at),
+        tx.gather(at),
+        tx.gather(forward_at).alias("forward_transaction_hash"),
+    ).join(
+        exchange_keys.select(
+            pl.col("key").alias("__exchange"),
+            pl.col("address").alias("exchange_address"),
+            "exchange_label",
+        ),
+        on="__exchange",
+        how="left",
+        maintain_order="left",
     )
-    # Integers only: a string column in a multi-column sort costs seconds at millions of
-    # rows. ``__row`` (the deposit transfer) is unique among the rows left.
-    found = settled.sort("deposit_key", "block_number", "sender_key", "__row").collect()
+    del chosen, tx
     names = {"sender_key": "sender", "deposit_key": "deposit_address"}
     return (
         with_names(found, transfers, names, addresses)
@@ -209,6 +161,141 @@ def matched_deposits(
             "sender_key",
         )
     )
+
+
+#: The transfer columns deposit matching reads.
+_READ = (
+    "chain",
+    "block_number",
+    "transaction_hash",
+    "from_key",
+    "to_key",
+    "asset",
+    "value",
+    "decimals",
+    "kind",
+)
+
+
+def _moves(
+    chosen: pl.DataFrame,
+    forward: npt.NDArray[np.bool_],
+    deposit: npt.NDArray[np.bool_],
+    alpha: str | Fraction,
+) -> pl.DataFrame:
+    """The rows of ``chosen`` that move value, as integers: keys, block, amounts, asset code.
+
+    ``__row`` is the row in ``chosen``; ``__asset`` a code equal exactly for equal assets;
+    ``__tx`` a hash of the transaction hash; ``__big`` the decimal string of an amount that
+    does not fit Int128 (null otherwise: such amounts match only an identical string).
+    """
+    value = amount("value")
+    return (
+        chosen.with_row_index("__row")
+        .with_columns(
+            pl.Series("__forward", forward),
+            pl.Series("__deposit", deposit),
+            pl.col("transaction_hash").hash(seed=_SEED).alias("__tx"),
+        )
+        .filter((pl.col("kind") != "utxo") & positive("value"))
+        .select(
+            "__row",
+            "__forward",
+            "__deposit",
+            "__tx",
+            "from_key",
+            "to_key",
+            "block_number",
+            pl.col("asset").cast(pl.Categorical).to_physical().alias("__asset"),
+            value.alias("amount"),
+            pl.when(value.is_null()).then(pl.col("value")).alias("__big"),
+            tolerance(alpha, "decimals").alias("tolerance"),
+        )
+    )
+
+
+def _pairs(moves: pl.DataFrame, max_delay_blocks: int) -> pl.DataFrame:
+    """Every (deposit, forward) pair of ``moves`` that meets the rule's conditions.
+
+    The forward is from the deposit address to an exchange, of the same asset, in a later or
+    the same block at most ``max_delay_blocks`` on, and is at most the deposit's
+    ``tolerance`` below its amount, never above. ``__tx`` / ``__forward_tx`` are still to
+    be told apart when equal (two transfers of one transaction).
+    """
+    keys = ["deposit_key", "__asset"]
+    forwards = moves.filter(pl.col("__forward")).select(
+        pl.col("from_key").alias("deposit_key"),
+        pl.col("to_key").alias("__exchange"),
+        "__asset",
+        pl.col("amount").alias("out_amount"),
+        pl.col("__big").alias("__out_big"),
+        pl.col("__row").alias("__forward_row"),
+        pl.col("__tx").alias("__forward_tx"),
+        pl.col("block_number").alias("forward_block_number"),
+    )
+    deposits = (
+        moves.lazy()
+        .filter(pl.col("__deposit"))
+        .select(
+            pl.col("from_key").alias("sender_key"),
+            pl.col("to_key").alias("deposit_key"),
+            "__asset",
+            "amount",
+            "__big",
+            "tolerance",
+            "__row",
+            "__tx",
+            "block_number",
+        )
+        .join(forwards.lazy().select(keys).unique(), on=keys, how="semi")
+    )
+    # Pair deposits with forwards of the same (deposit address, asset) only within time
+    # buckets of max_delay_blocks: a forward in bucket k can prove deposits of buckets k and
+    # k - 1 and no others, so the pairs stay linear in the data on a busy deposit address
+    # instead of (deposits x forwards) over its whole history.
+    width = max(max_delay_blocks, 1)
+    bucket = (pl.col("forward_block_number") // width).alias("__bucket")
+    by_bucket = pl.concat(
+        [forwards.lazy().with_columns(bucket), forwards.lazy().with_columns(bucket - 1)]
+    )
+    diff = pl.col("amount") - pl.col("out_amount")
+    both_fit = pl.col("amount").is_not_null() & pl.col("out_amount").is_not_null()
+    delay = pl.col("forward_block_number") - pl.col("block_number")
+    return (
+        deposits.with_columns((pl.col("block_number") // width).alias("__bucket"))
+        .join(by_bucket, on=[*keys, "__bucket"], how="inner")
+        .filter(
+            (delay >= 0)
+            & (delay <= max_delay_blocks)
+            & (pl.col("sender_key") != pl.col("deposit_key"))
+            & pl.when(both_fit)
+            .then((diff >= 0) & (diff <= pl.col("tolerance")))
+            .otherwise(pl.col("__big") == pl.col("__out_big"))
+        )
+        .drop("__bucket", "amount", "out_amount", "__big", "__out_big", "tolerance")
+        .collect()
+    )
+
+
+def _earliest(matched: pl.DataFrame, group: list[str], tx: pl.Series) -> pl.DataFrame:
+    """Per ``group``, the row with the earliest forward: by block, then by forward hash.
+
+    Only the groups still tied on the block get their forwards' hashes (gathered from
+    ``tx`` by ``__forward_row``) and a sort.
+    """
+    first = pl.col("forward_block_number").min().over(group)
+    narrowed = matched.filter(pl.col("forward_block_number") == first)
+    tied = narrowed.select(pl.len().over(group) > 1).to_series()
+    if not tied.any():
+        return narrowed
+    ties = narrowed.filter(tied)
+    ties = (
+        ties.with_columns(tx.gather(ties.get_column("__forward_row")).alias("__forward_hash"))
+        .sort([*group, "__forward_hash"])
+        .unique(subset=group, keep="first", maintain_order=True)
+        .drop("__forward_hash")
+    )
+    return pl.concat([narrowed.filter(~tied), ties])
 
 
 def services(labels: pl.LazyFrame) -> pl.LazyFrame:
@@ -362,4 +449,5 @@ def sender_links(deposits: pl.LazyFrame) -> pl.LazyFrame:
         group=["deposit_key"],
         address="sender",
         confidence=CONFIDENCE,
+        key="sender_key",
     )

@@ -11,11 +11,12 @@ import polars as pl
 from heuristics import NOT_OWNED_CATEGORIES, heuristic
 from heuristics._frames import (
     NATIVE_KINDS,
+    among,
     checked_sum,
     excluded,
     first_rows,
     keyed,
-    not_in,
+    keys_of,
     positive,
     tolerance,
     with_names,
@@ -226,13 +227,23 @@ def gas_funding(
         ]
     )
     del native, rows
-    pairs = with_names(pairs, transfers, {"key": "address", "partner_key": "partner"}, addresses)
-    never = excluded(labels, contracts, NOT_OWNED_CATEGORIES)
-    return not_in(not_in(pairs.lazy(), never, "address"), never, "partner").select(
+    never = keys_of(transfers, excluded(labels, contracts, NOT_OWNED_CATEGORIES), addresses)
+    never_keys = never.get_column("key")
+    owned = ~among(pairs.get_column("key"), never_keys)
+    owned &= ~among(pairs.get_column("partner_key"), never_keys)
+    pairs = with_names(
+        pairs.filter(pl.Series(owned)),
+        transfers,
+        {"key": "address", "partner_key": "partner"},
+        addresses,
+    )
+    return pairs.lazy().select(
         "chain",
         pl.col("address").alias("address_a"),
         pl.col("partner").alias("address_b"),
         pl.col("transaction_hash").alias("evidence_transaction_hash"),
         "block_number",
         "confidence",
+        pl.col("key").alias("key_a"),  # the addresses' keys, for the union (LINK_KEYS)
+        pl.col("partner_key").alias("key_b"),
     )

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from heuristics import REGISTRY, applicable_heuristics, finish_links, run_heuristics
-from heuristics._frames import address_keys
+from heuristics._frames import address_keys, dense_names
 from heuristics.cluster import cluster_addresses, explain_link
 from heuristics.deposit_address_reuse import (
     deposit_wallet_labels,
@@ -132,17 +132,21 @@ def cluster_tables(
         ).collect()
         found = conform(deposit_wallet_labels(deposits.lazy()), LABELS).collect()
         h = REGISTRY[name]
-        links = finish_links(sender_links(deposits.lazy()), name=name, version=h.version)
+        links = finish_links(
+            sender_links(deposits.lazy()), name=name, version=h.version, sort=False
+        )
         frames.append(links.collect())
         labels = pl.concat([conform(labels, LABELS), found.lazy()], how="vertical")
     known = {**tables, "labels": labels}
     frames += [
-        run_heuristics(known, [name], params=params).collect()
+        run_heuristics(known, [name], params=params, sort=False).collect()
         for name in names
         if name != "deposit_address_reuse"
     ]
     del tables, known  # the transfers read above: the union does not need them
-    links_df = pl.concat(frames) if frames else pl.DataFrame(schema=LINKS)
+    # Links with their addresses' keys (LINK_KEYS) spare the union from numbering the
+    # addresses; a heuristic's links without them (UTXO rules) leave them null everywhere.
+    links_df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=LINKS)
     del frames
     result = cluster_addresses(links_df.lazy(), labels, size_caps=size_caps)
     return ClusterRun(
@@ -184,12 +188,7 @@ def _address_table(addresses: pl.LazyFrame) -> pl.DataFrame | None:
     table = addresses.collect()
     if not table.get_column("address_id").is_sorted():
         table = table.sort("address_id")
-    ids = table.get_column("address_id")
-    if ids.null_count() or not ids.equals(
-        pl.int_range(0, table.height, dtype=pl.UInt32, eager=True), check_names=False
-    ):
-        return None
-    return table
+    return None if dense_names(table) is None else table
 
 
 def cluster_store(

@@ -290,3 +290,64 @@ def test_chains_are_clustered_apart() -> None:
         ("litecoin", "b", "b"),
         ("litecoin", "c", "b"),
     ]
+
+
+LINK_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["1a", "1b", "1c", "1d"]),
+        st.sampled_from(["1a", "1b", "1c", "1d"]),
+        st.sampled_from(["gas_funding", "multi_input"]),
+        st.sampled_from(["t1", "t2", "t3"]),
+        st.integers(0, 100),
+    ),
+    max_size=30,
+)
+
+
+def candidate_links(rows: list[tuple[str, str, str, str, int]]) -> pl.DataFrame:
+    """(a, b, heuristic, tx, confidence) -> candidate links, each address keyed by its letter."""
+    return pl.DataFrame(
+        {
+            "chain": ["bitcoin"] * len(rows),
+            "address_a": [r[0] for r in rows],
+            "address_b": [r[1] for r in rows],
+            "evidence_transaction_hash": [r[3] for r in rows],
+            "block_number": [len(r[3]) * r[4] % 7 for r in rows],
+            "confidence": [r[4] for r in rows],
+            "key_a": [ord(r[0][1]) for r in rows],
+            "key_b": [ord(r[1][1]) for r in rows],
+        },
+        schema_overrides={"confidence": pl.Int32, "key_a": pl.UInt32, "key_b": pl.UInt32},
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(LINK_ROWS)
+def test_unsorted_finish_keeps_the_same_links_and_their_keys(
+    rows: list[tuple[str, str, str, str, int]],
+) -> None:
+    candidates = candidate_links(rows).lazy()
+    sorted_ = finish_links(candidates, name="demo", version=1).collect()
+    unsorted = finish_links(candidates, name="demo", version=1, sort=False).collect()
+    assert_frame_equal(unsorted.drop("key_a", "key_b").sort(sorted_.columns), sorted_)
+    for side in ("a", "b"):  # each key still names its address, after the swap
+        addresses = unsorted.get_column(f"address_{side}").to_list()
+        assert unsorted.get_column(f"key_{side}").to_list() == [ord(a[1]) for a in addresses]
+
+
+@settings(max_examples=100, deadline=None)
+@given(LINK_ROWS, st.randoms(use_true_random=False))
+def test_kept_links_come_out_in_key_order_whatever_the_input_order(
+    rows: list[tuple[str, str, str, str, int]], rnd: Any
+) -> None:
+    finished = [
+        finish_links(candidate_links(rows).lazy(), name=h, version=1).collect()
+        for h in ("gas_funding", "multi_input")
+    ]
+    found = pl.concat(finished)
+    shuffled = found.sample(fraction=1.0, shuffle=True, seed=rnd.randint(0, 99))
+    out = cluster_addresses(shuffled.lazy(), NO_LABELS, size_caps={}).links.collect()
+    assert_frame_equal(
+        out,
+        found.sort(["chain", "address_a", "address_b", "heuristic", "evidence_transaction_hash"]),
+    )

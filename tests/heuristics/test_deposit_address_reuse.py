@@ -199,3 +199,28 @@ def test_one_transaction_paying_twice_is_one_deposit() -> None:
         (S2, "t3", "t4"),
     ]
     assert pairs(transfers(rows)) == [(S1, S2)]
+
+
+def test_forward_in_the_deposits_own_transaction_is_not_its_proof() -> None:
+    # t3 pays DEPOSIT and DEPOSIT pays the exchange in the same transaction (a contract
+    # relaying both): not a deposit followed by a forward. Another transaction in the same
+    # block is.
+    same = base(f2=(200, "t3", DEPOSIT, EXCHANGE, 3 * ETH - 10**15))
+    assert pairs(transfers(same)) == []
+    other = base(f2=(200, "t4", DEPOSIT, EXCHANGE, 3 * ETH - 10**15))
+    assert pairs(transfers(other)) == [(S1, S2)]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_earliest_forward_ties_on_the_block_go_to_the_smaller_hash(reverse: bool) -> None:
+    forwards = [
+        (210, "t9", DEPOSIT, EXCHANGE, 3 * ETH - 10**15),
+        (210, "t5", DEPOSIT, EXCHANGE, 3 * ETH - 10**15),
+        (260, "t4", DEPOSIT, EXCHANGE, 3 * ETH - 10**15),  # later block, smaller hash
+    ]
+    rows = [*base(f2=None), *(forwards[::-1] if reverse else forwards)]
+    deposits = matched_deposits(transfers(rows), BINANCE, NO_CONTRACTS).collect()
+    assert deposits.select("transaction_hash", "forward_transaction_hash").rows() == [
+        ("t1", "t2"),
+        ("t3", "t5"),
+    ]
