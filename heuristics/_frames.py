@@ -456,20 +456,19 @@ def first_rows(
     ([2, 3], [0, 3])
     """
     keys, head = frame.get_column(key), frame.get_column(order[0])
+    rows: npt.NDArray[np.int64] | None = None  # None: every row (the common case, no copies)
     if keys.null_count() or head.null_count():
         rows = np.flatnonzero((keys.is_not_null() & head.is_not_null()).to_numpy())
         keys, head = keys.gather(rows), head.gather(rows)
-    else:  # the common case: every row, no copies
-        rows = np.arange(frame.height, dtype=np.int64)
-    if rows.shape[0] == 0:
-        return rows
+    if keys.len() == 0:
+        return np.zeros(0, dtype=np.int64)
     k = keys.to_numpy()
     h = head.cast(pl.Int64).to_numpy()
     extreme = np.iinfo(np.int64).min if last else np.iinfo(np.int64).max
     best = np.full(int(k.max()) + 1, extreme, dtype=np.int64)
     (np.maximum if last else np.minimum).at(best, k, h)
-    at_best = h == best[k]
-    rows, k = rows[at_best], k[at_best]
+    at_best = np.flatnonzero(h == best[k])
+    rows, k = (at_best if rows is None else rows[at_best]), k[at_best]
     tied = np.bincount(k)[k] > 1
     settled = [rows[~tied]]
     if tied.any():  # few: the same sort as first_per's

@@ -192,11 +192,9 @@ def _moves(
     value = amount("value")
     return (
         chosen.with_row_index("__row")
-        .with_columns(
-            pl.Series("__forward", forward),
-            pl.Series("__deposit", deposit),
-            pl.col("transaction_hash").hash(seed=_SEED).alias("__tx"),
-        )
+        .with_columns(pl.Series("__forward", forward), pl.Series("__deposit", deposit))
+        .lazy()  # the streaming engine parses on both cores
+        .with_columns(pl.col("transaction_hash").hash(seed=_SEED).alias("__tx"))
         .filter((pl.col("kind") != "utxo") & positive("value"))
         .select(
             "__row",
@@ -211,6 +209,7 @@ def _moves(
             pl.when(value.is_null()).then(pl.col("value")).alias("__big"),
             tolerance(alpha, "decimals").alias("tolerance"),
         )
+        .collect()
     )
 
 

@@ -70,7 +70,9 @@ def _maybe_emptied(native: pl.DataFrame, limit: float) -> npt.NDArray[np.bool_]:
     below is four times that, so no emptied address is missed. Keys with an amount that
     does not parse are kept too. The exact test (:func:`_emptied`) runs only on these.
     """
-    value = native.get_column("value").cast(pl.Float64, strict=False).to_numpy()
+    # Lazily: the streaming engine parses on both cores (an eager cast parses on one).
+    as_float = native.lazy().select(pl.col("value").cast(pl.Float64, strict=False))
+    value = as_float.collect().to_series().to_numpy()
     top = native.select(pl.max_horizontal(pl.col("from_key", "to_key").max())).item()
     n = 0 if top is None else int(top) + 1
     sums, counts = [], []

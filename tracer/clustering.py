@@ -184,11 +184,15 @@ def _keyed_transfers(transfers: pl.LazyFrame, names: pl.Series | None) -> pl.Laz
 
 
 def _address_table(addresses: pl.LazyFrame) -> pl.DataFrame | None:
-    """The ``addresses`` table in id order (row i is id i), or ``None`` if ids have gaps."""
+    """The ``addresses`` table in id order (row i is id i), or ``None`` if ids have gaps.
+
+    In one chunk: the heuristics name addresses by gathering from it, which from the many
+    chunks of a scan took several times as long.
+    """
     table = addresses.collect()
     if not table.get_column("address_id").is_sorted():
         table = table.sort("address_id")
-    return None if dense_names(table) is None else table
+    return None if dense_names(table) is None else table.rechunk()
 
 
 def cluster_store(
