@@ -317,21 +317,28 @@ def _cut_oversized(
 
 
 def _sorted_links(links: pl.LazyFrame, order: pl.DataFrame) -> pl.LazyFrame:
-    """The rows of ``links`` named in ``order`` (``__row``), sorted by their key (lazily).
+    """The rows of ``links`` named in ``order`` (``__row``), sorted by their key, when collected.
 
     ``order`` has each kept row's chain number, its addresses' ids, which number the
-    addresses of a chain in sorted order (:func:`_dense_ids`), its heuristic's rank among
-    the names, and its evidence transaction: integers are sorted, and the evidence strings
-    only where they decide (a pair linked by one heuristic more than once).
+    addresses of a chain in sorted order (:func:`_dense_ids`), and its heuristic's rank among
+    the names: integers are sorted, and the evidence hashes are read only where they decide
+    (a pair linked by one heuristic more than once).
     """
     key = ["__chain", "__a", "__b", "__heuristic"]
-    ranked = order.sort(key)
-    tied = ranked.select(pl.struct(key).is_duplicated()).to_series()
-    rows = ranked.get_column("__row").to_numpy().copy()
-    if tied.any():  # tied rows stay in their runs, sorted by evidence within them
-        ties = ranked.filter(tied).sort([*key, "evidence_transaction_hash"])
-        rows[tied.to_numpy()] = ties.get_column("__row").to_numpy()
-    return conform(links.select(pl.all().gather(pl.Series(rows))), LINKS)
+
+    def in_order() -> pl.DataFrame:
+        ranked = order.sort(key)
+        tied = ranked.select(pl.struct(key).is_duplicated()).to_series()
+        rows = ranked.get_column("__row").to_numpy().copy()
+        if tied.any():  # tied rows stay in their runs, sorted by evidence within them
+            ties = ranked.filter(tied)
+            evidence = pl.col("evidence_transaction_hash").gather(ties.get_column("__row"))
+            ties = ties.with_columns(links.select(evidence).collect().to_series())
+            ties = ties.sort([*key, "evidence_transaction_hash"])
+            rows[tied.to_numpy()] = ties.get_column("__row").to_numpy()
+        return conform(links.select(pl.all().gather(pl.Series(rows))), LINKS).collect()
+
+    return pl.defer(in_order, schema=LINKS)
 
 
 def _labels_for(clusters: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
@@ -440,7 +447,6 @@ def cluster_addresses(
         "address_a",
         "address_b",
         "heuristic",
-        "evidence_transaction_hash",
         *(LINK_KEYS if keyed else []),
     ]
     links_df = numbered.select(columns).collect()
@@ -474,7 +480,6 @@ def cluster_addresses(
                 pl.Series("__a", ia[keep]),
                 pl.Series("__b", ib[keep]),
                 pl.col("heuristic").cast(names).to_physical().alias("__heuristic"),
-                "evidence_transaction_hash",
             )
         )
         comp = _component_labels(ia[keep], ib[keep], nodes.len())
