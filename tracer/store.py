@@ -70,6 +70,8 @@ class Store:
         if (self.root / _STAGING).is_dir():
             with self._locked():
                 self._recover()
+        # The ``addresses`` rows read for the last commit, by the names of their parts.
+        self._addresses: tuple[frozenset[str], pl.DataFrame] | None = None
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -147,14 +149,18 @@ class Store:
             moves: list[tuple[str, str]] = []
             deletes: list[str] = []
             added: dict[str, int] = {}
+            grown = None  # the addresses once this commit is applied
             try:
                 for table, rows in append.items():
                     frame = self._new_rows(table, rows, dedupe=dedupe)
                     added[table] = frame.height
                     if table == "transfers" and frame.height:
-                        frame, new = with_address_ids(frame, self.scan("addresses"))
+                        names, known = self._known_addresses()
+                        frame, new = with_address_ids(frame, known.lazy())
                         if new.height:
                             moves.append(self._stage(stage, "addresses", new))
+                            part = Path(moves[-1][1]).name
+                            grown = (names | {part}, pl.concat([known, new], rechunk=False))
                     if frame.height:
                         moves.append(self._stage(stage, table, frame))
                 for table, rows in replace.items():
@@ -174,7 +180,22 @@ class Store:
                 _remove_if_empty(stage.parent)
                 raise
             self._apply(stage)
+            if grown is not None:
+                self._addresses = grown
         return added
+
+    def _known_addresses(self) -> tuple[frozenset[str], pl.DataFrame]:
+        """The stored ``addresses`` rows, and the names of the parts they were read from.
+
+        Kept in memory between this store's commits: once a directory holds millions of
+        addresses, reading them is most of what numbering a commit's addresses costs. Parts
+        are named by a hash of their content, so the same names mean the same rows; any
+        other writer's commit changes the names, and the rows are read again.
+        """
+        names = frozenset(p.name for p in self.parts("addresses"))
+        if self._addresses is None or self._addresses[0] != names:
+            self._addresses = (names, self.scan("addresses").collect())
+        return self._addresses
 
     def _new_rows(
         self, table: str, rows: pl.DataFrame | pl.LazyFrame, *, dedupe: bool

@@ -104,13 +104,22 @@ _ROW = st.tuples(st.sampled_from(["ethereum", "polygon"]), _ADDRESS.filter(bool)
 
 
 @settings(max_examples=40, deadline=None)
-@given(batches=st.lists(st.lists(_ROW, min_size=1, max_size=6), min_size=1, max_size=4))
+@given(
+    batches=st.lists(st.lists(_ROW, min_size=1, max_size=6), min_size=1, max_size=4),
+    writers=st.lists(st.integers(0, 1), min_size=4, max_size=4),
+)
 def test_ids_stay_consistent_over_any_sequence_of_ingests(
-    batches: list[list[tuple[str, str, str | None]]], tmp_path_factory: pytest.TempPathFactory
+    batches: list[list[tuple[str, str, str | None]]],
+    writers: list[int],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    store = Store(tmp_path_factory.mktemp("ids"))
+    # Two writers on one directory: each keeps the addresses it read in memory between its
+    # commits, and must notice the other's.
+    root = tmp_path_factory.mktemp("ids")
+    stores = [Store(root), Store(root)]
     for n, batch in enumerate(batches):
-        store.commit({"transfers": _transfers(batch, tx=f"b{n}-")})
+        stores[writers[n]].commit({"transfers": _transfers(batch, tx=f"b{n}-")})
+    store = stores[0]
     addresses = _check(store)
     used = {(c, a) for batch in batches for c, x, y in batch for a in (x, y) if a is not None}
     assert set(addresses.select("chain", "address").rows()) == used
