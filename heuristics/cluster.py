@@ -467,11 +467,19 @@ def cluster_addresses(
         nodes, ia, ib = ids
         keep, cut = _cut_services(kept, ids, services.filter(pl.col("chain") == chain))
         cuts += cut
+        comp = _component_labels(ia[keep], ib[keep], nodes.len())
+        # A heuristic's own components lie inside the union's: when no component of the
+        # union exceeds a heuristic's cap, none of its own can (and nothing is cut).
+        largest = int(np.bincount(comp).max(initial=0))
+        capped = False
         for name in sorted(kept.get_column("heuristic").unique().to_list()):
             cap = caps.get(name)
-            if cap is not None:
+            if cap is not None and largest > cap:
                 keep, cut = _cut_oversized(kept, ids, keep, name, cap)
                 cuts += cut
+                capped = capped or bool(cut)
+        if capped:
+            comp = _component_labels(ia[keep], ib[keep], nodes.len())
         kept = kept if keep.all() else kept.filter(pl.Series(keep))
         kept_all.append(
             kept.select(
@@ -482,7 +490,6 @@ def cluster_addresses(
                 pl.col("heuristic").cast(names).to_physical().alias("__heuristic"),
             )
         )
-        comp = _component_labels(ia[keep], ib[keep], nodes.len())
         present = np.zeros(nodes.len(), dtype=np.bool_)
         present[ia[keep]] = True
         present[ib[keep]] = True

@@ -146,7 +146,11 @@ def cluster_tables(
     del tables, known  # the transfers read above: the union does not need them
     # Links with their addresses' keys (LINK_KEYS) spare the union from numbering the
     # addresses; a heuristic's links without them (UTXO rules) leave them null everywhere.
-    links_df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=LINKS)
+    links_df = (
+        pl.concat(frames, how="diagonal_relaxed", rechunk=True)  # gathered from by row
+        if frames
+        else pl.DataFrame(schema=LINKS)
+    )
     del frames
     result = cluster_addresses(links_df.lazy(), labels, size_caps=size_caps)
     return ClusterRun(

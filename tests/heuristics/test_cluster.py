@@ -109,6 +109,26 @@ def test_size_cap_cuts_only_that_heuristic() -> None:
     assert len(clusters_of(lk, size_caps={"gas_funding": None})) == 6
 
 
+def test_size_cap_counts_the_heuristics_own_component_not_the_union() -> None:
+    # gas_funding alone makes a component of 3 (h, s0, s1); with multi_input's links the
+    # union has 6. A cap of 4 on gas_funding cuts nothing, a cap of 2 cuts its two links.
+    lk = links(
+        [
+            ("h", "s0", "gas_funding", "g0"),
+            ("h", "s1", "gas_funding", "g1"),
+            ("s1", "m1", "multi_input", "m"),
+            ("m1", "m2", "multi_input", "m"),
+            ("m2", "m3", "multi_input", "m"),
+        ]
+    )
+    roomy = cluster_addresses(lk, NO_LABELS, size_caps={"gas_funding": 4})
+    assert roomy.cuts.is_empty()
+    assert roomy.clusters.collect().get_column("cluster_size").to_list() == [6] * 6
+    tight = cluster_addresses(lk, NO_LABELS, size_caps={"gas_funding": 2})
+    assert tight.cuts.select("address", "component_size", "links_cut").rows() == [("h", 3, 2)]
+    assert tight.clusters.collect().get_column("address").to_list() == ["m1", "m2", "m3", "s1"]
+
+
 def test_label_from_inside_the_cluster() -> None:
     lk = links([("a", "b", "multi_input", "t1"), ("b", "c", "multi_input", "t2")])
     lab = labels(
