@@ -363,8 +363,10 @@ def star_links(
 
     ``members`` has ``chain``, the ``group`` columns, ``address``, ``evidence_transaction_hash``
     and ``block_number``; each member's own row supplies the evidence of its link. A group of
-    n distinct addresses gives n - 1 links (a star), never n(n - 1)/2 pairs. With ``key``,
-    the column of each address's key, the links carry ``key_a`` and ``key_b`` too.
+    n distinct addresses gives n - 1 links (a star), never n(n - 1)/2 pairs. The ``group``
+    columns must tell chains apart (``chain`` among them, or an address key, which numbers
+    ``(chain, address)`` pairs). With ``key``, the column of each address's key, the links
+    carry ``key_a`` and ``key_b`` too.
 
     Examples
     --------
@@ -377,19 +379,19 @@ def star_links(
     ...         "block_number": [1, 1, 1],
     ...     }
     ... )
-    >>> star_links(lf, group=["tx"], address="address", confidence=90).select(
+    >>> star_links(lf, group=["chain", "tx"], address="address", confidence=90).select(
     ...     "address_a", "address_b"
     ... ).sort("address_b").collect().rows()
     [('a', 'b'), ('a', 'c')]
     """
-    keys = ["chain", *group]
+    keys = list(group)
     hub = pl.col("__hub")
     links = members.filter(pl.col(address).is_not_null()).with_columns(
         pl.col(address).min().over(keys).alias("__hub")
     )
     carried: list[pl.Expr] = []
-    if key is not None:  # the hub's key: that of any row holding the hub (one address, one key)
-        hub_key = pl.col(key).filter(pl.col(address) == hub).first().over(keys)
+    if key is not None:  # the hub's key: that of the rows holding the hub (one address, one key)
+        hub_key = pl.when(pl.col(address) == hub).then(pl.col(key)).max().over(keys)
         links = links.with_columns(hub_key.alias("key_a"))
         carried = [pl.col("key_a"), pl.col(key).alias("key_b")]
     return links.filter(pl.col(address) != hub).select(

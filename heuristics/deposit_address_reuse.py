@@ -445,7 +445,7 @@ def sender_links(deposits: pl.LazyFrame) -> pl.LazyFrame:
     first = first_per(deposits, ["deposit_key", "sender_key"], ["block_number", "transaction_hash"])
     return star_links(
         first.rename({"transaction_hash": "evidence_transaction_hash"}),
-        group=["deposit_key"],
+        group=["deposit_key"],  # a key numbers (chain, address) pairs: it implies the chain
         address="sender",
         confidence=CONFIDENCE,
         key="sender_key",

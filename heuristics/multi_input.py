@@ -163,7 +163,7 @@ def multi_input(
     evidence = pl.col("transaction_hash").alias("evidence_transaction_hash")
     links = star_links(
         plain.with_columns(evidence),
-        group=["transaction_hash"],
+        group=keys,
         address="address",
         confidence=CONFIDENCE,
     )
@@ -175,7 +175,7 @@ def multi_input(
             links,
             star_links(
                 mixed,
-                group=["transaction_hash"],
+                group=keys,
                 address="address",
                 confidence=COINJOIN_CONFIDENCE,
             ),
