@@ -127,10 +127,12 @@ def among(keys: pl.Series, members: pl.Series) -> npt.NDArray[np.bool_]:
     [True, False, False, True]
     """
     members = members.drop_nulls()
-    top = max(int(keys.max() or 0), int(members.max() or 0)) + 1  # type: ignore[arg-type]
-    table = np.zeros(top + 1, dtype=np.bool_)  # index ``top``: the nulls, never a member
+    top = max(int(keys.max() or 0), int(members.max() or 0))  # type: ignore[arg-type]
+    table = np.zeros(top + 1, dtype=np.bool_)
     table[members.to_numpy()] = True
-    found: npt.NDArray[np.bool_] = table[keys.fill_null(top).to_numpy()]
+    found: npt.NDArray[np.bool_] = table[keys.fill_null(0).to_numpy()]
+    if keys.null_count():
+        found &= keys.is_not_null().to_numpy()
     return found
 
 
