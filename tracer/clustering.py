@@ -145,7 +145,8 @@ def cluster_tables(
     ]
     del tables, known  # the transfers read above: the union does not need them
     # Links with their addresses' keys (LINK_KEYS) spare the union from numbering the
-    # addresses; a heuristic's links without them (UTXO rules) leave them null everywhere.
+    # addresses; links without them (the UTXO rules') leave theirs null, and the union then
+    # numbers every address itself.
     links_df = (
         pl.concat(frames, how="diagonal_relaxed", rechunk=True)  # gathered from by row
         if frames

@@ -155,12 +155,7 @@ class Store:
                     frame = self._new_rows(table, rows, dedupe=dedupe)
                     added[table] = frame.height
                     if table == "transfers" and frame.height:
-                        names, known = self._known_addresses()
-                        frame, new = with_address_ids(frame, known.lazy())
-                        if new.height:
-                            moves.append(self._stage(stage, "addresses", new))
-                            part = Path(moves[-1][1]).name
-                            grown = (names | {part}, pl.concat([known, new], rechunk=False))
+                        frame, grown = self._number_addresses(frame, stage, moves)
                     if frame.height:
                         moves.append(self._stage(stage, table, frame))
                 for table, rows in replace.items():
@@ -183,6 +178,23 @@ class Store:
             if grown is not None:
                 self._addresses = grown
         return added
+
+    def _number_addresses(
+        self, frame: pl.DataFrame, stage: Path, moves: list[tuple[str, str]]
+    ) -> tuple[pl.DataFrame, tuple[frozenset[str], pl.DataFrame] | None]:
+        """``frame`` with its address ids, the addresses new to the store staged in ``moves``.
+
+        Also returns what :meth:`_known_addresses` holds once the commit is applied (``None``
+        when no address is new).
+        """
+        names, known = self._known_addresses()
+        frame, new = with_address_ids(frame, known.lazy())
+        if not new.height:
+            return frame, None
+        moves.append(self._stage(stage, "addresses", new))
+        both = pl.concat([known, new], rechunk=False)
+        both = both.rechunk() if both.n_chunks() > 64 else both  # a chunk per commit, merged
+        return frame, (names | {Path(moves[-1][1]).name}, both)
 
     def _known_addresses(self) -> tuple[frozenset[str], pl.DataFrame]:
         """The stored ``addresses`` rows, and the names of the parts they were read from.
