@@ -67,31 +67,31 @@ def _maybe_emptied(native: pl.DataFrame, limit: float) -> npt.NDArray[np.bool_]:
     """Per key: whether received minus sent may lie in ``[0, limit]`` (a superset, by floats).
 
     Float sums are exact to a relative error of about n * 2**-53 for n terms; the margin
-    below is four times that, so no emptied address is missed. Keys with an amount that
-    does not parse are kept too. The exact test (:func:`_emptied`) runs only on these.
+    below is four times that for n the number of rows (no sum has more terms), so no
+    emptied address is missed. Keys with an amount that does not parse are kept too. The
+    exact test (:func:`_emptied`) runs only on these.
     """
     # Lazily: the streaming engine parses on both cores (an eager cast parses on one).
     as_float = native.lazy().select(pl.col("value").cast(pl.Float64, strict=False))
     value = as_float.collect().to_series().to_numpy()
     top = native.select(pl.max_horizontal(pl.col("from_key", "to_key").max())).item()
     n = 0 if top is None else int(top) + 1
-    sums, counts = [], []
+    sums = []
     for column in ("to_key", "from_key"):
         keys, weights = native.get_column(column), value
         if keys.null_count():
             present = keys.is_not_null().to_numpy()
             keys, weights = keys.filter(present), value[present]
-        ids = keys.to_numpy()
-        sums.append(np.bincount(ids, weights=weights, minlength=n))
-        counts.append(np.bincount(ids, minlength=n))
-    (received, sent), (n_in, n_out) = sums, counts
+        sums.append(np.bincount(keys.to_numpy(), weights=weights, minlength=n))
+    received, sent = sums
     residual = received - sent
-    margin = (received + sent) * (n_in + n_out + 2) * 2.0**-50
+    margin = (received + sent) * (native.height + 2) * 2.0**-50
     with np.errstate(invalid="ignore"):
         near: npt.NDArray[np.bool_] = (residual >= -margin) & (
             residual <= limit * (1 + 2.0**-40) + margin
         )
-    maybe: npt.NDArray[np.bool_] = (n_in > 0) & (n_out > 0) & (near | ~np.isfinite(residual))
+    # The amounts are positive (NaN where they do not parse): a sum is 0 only without rows.
+    maybe: npt.NDArray[np.bool_] = (received != 0) & (sent != 0) & (near | ~np.isfinite(residual))
     return maybe
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heuristics.gas_funding import gas_funding
 from tracer.schema import CONTRACTS, LABELS
@@ -139,3 +141,34 @@ def test_sweep_sums_every_transfer_of_the_address(make_transfers: Builder) -> No
         (w, v, "t6", 60),  # v's first funder, and w's sweep: the stronger link is kept
         (A, X, "t1", 60),  # X's first funder
     ]
+
+
+# Round amounts, and amounts a float holds only approximately (2**70 + 2**17 + 1 is not a
+# float: sums of such round up and down).
+_AMOUNTS = st.sampled_from(
+    [1, 3, 10**16, 10**18 - 10**16, 10**18, 2**70, 2**70 + 2**17 + 1, 2**70 - 2**17 + 1, 10**30]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), _AMOUNTS), max_size=25))
+def test_float_superset_holds_every_emptied_address(rows: list[tuple[int, int, int]]) -> None:
+    from fractions import Fraction
+
+    from heuristics.gas_funding import _maybe_emptied
+
+    native = pl.DataFrame(
+        {
+            "from_key": [a for a, _, _ in rows],
+            "to_key": [b for _, b, _ in rows],
+            "value": [str(v) for _, _, v in rows],
+        },
+        schema={"from_key": pl.UInt32, "to_key": pl.UInt32, "value": pl.String},
+    )
+    limit = Fraction("0.01") * 10**18
+    maybe = _maybe_emptied(native, float(limit))
+    for key in range(5):
+        received = [v for _, b, v in rows if b == key]
+        sent = [v for a, _, v in rows if a == key]
+        if received and sent and 0 <= sum(received) - sum(sent) <= limit:
+            assert maybe[key], (key, received, sent)
