@@ -110,3 +110,46 @@ def test_hash_collision_falls_back_to_exact_string_keys(
     assert pairs.select("chain", "address").n_unique() == pairs.height
     for fast, slow in zip(_links(hashed, labels), _links(exact, labels), strict=True):
         assert_frame_equal(fast, slow)
+
+
+def test_keyed_and_unkeyed_links_in_one_clustering() -> None:
+    # Transfer rules hand the union keyed links, the UTXO rule unkeyed ones: together they
+    # give what the sorted, unkeyed path gives.
+    from heuristics.cluster import cluster_addresses
+    from tracer.clustering import cluster_tables
+    from tracer.schema import TABLES
+
+    transfers, labels = world()
+    inputs = pl.DataFrame(
+        {
+            "chain": ["bitcoin"] * 3,
+            "transaction_hash": ["b1", "b1", "b2"],
+            "index": [0, 1, 0],
+            "block_number": [5, 5, 6],
+            "address": ["1x", "1y", "1y"],
+            "value": ["1", "2", "3"],
+        }
+    )
+    outputs = inputs.head(1).with_columns(pl.lit("1z").alias("address"))
+    tables = {
+        "transfers": transfers.lazy(),
+        "labels": labels,
+        "utxo_inputs": inputs.lazy().pipe(_with_schema, TABLES["utxo_inputs"]),
+        "utxo_outputs": outputs.lazy().pipe(_with_schema, TABLES["utxo_outputs"]),
+    }
+    run = cluster_tables(tables)
+    assert {"multi_input", "gas_funding", "deposit_address_reuse"} <= set(run.heuristics)
+    # The deposit wallets found are labels for the other rules and the union.
+    known = pl.concat([labels, run.deposit_labels.lazy()], how="diagonal_relaxed")
+    plain = cluster_addresses(run_heuristics({**tables, "labels": known}, run.heuristics), known)
+    assert_frame_equal(run.links, plain.links.collect())
+    assert_frame_equal(run.clusters, plain.clusters.collect())
+
+
+def _with_schema(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """``frame`` with every column of ``schema`` (missing ones null)."""
+    names = frame.collect_schema().names()
+    return frame.select(
+        pl.col(c).cast(t) if c in names else pl.lit(None, dtype=t).alias(c)
+        for c, t in schema.items()
+    )
