@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import sys
 import tempfile
@@ -29,7 +30,8 @@ import polars as pl
 
 from tracer import schema
 
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's chromium (``make chromium``) and the flags it runs with here and in the report tests.
+CHROMIUM = Path(os.environ.get("TRACER_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -237,7 +239,7 @@ def draw_seconds(page_path: Path, *, repeat: int = 3) -> tuple[float, int, int]:
     best = float("inf")
     counts = (0, 0)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         for _ in range(repeat):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             started = time.perf_counter()
@@ -302,7 +304,7 @@ def stock_pyvis_seconds(trace_dir: Path, out: Path, *, cap: float = 60.0) -> flo
     out.write_text(net.generate_html(), encoding="utf-8")
     done = "() => document.getElementById('loadingBar')?.style.opacity === '0'"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.route(
             "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()

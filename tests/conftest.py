@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,20 +9,11 @@ from typing import Any
 
 import pytest
 
+from bench.report import ARGS, CHROMIUM  # one launch setup for the report tests and its benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIXTURES = ROOT / "fixtures"
-#: Debian's chromium (``make chromium``) and the flags the report tests run it with.
-CHROMIUM = Path(os.environ.get("TRACER_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
