@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from heuristics._frames import amount
+from tracer.schema import PEEL_CHAIN_TAGS  # the tags' columns (the trace reads them too)
 
 __all__ = ["NAME", "PEEL_CHAIN_TAGS", "REFERENCE", "VERSION", "peel_chain"]
 
@@ -17,19 +18,6 @@ VERSION = 1
 REFERENCE = (
     "Meiklejohn, S. et al. (2013). A Fistful of Bitcoins. IMC 2013 (peeling chains); "
     "Kalodner, H. et al. (2020). BlockSci, USENIX Security 2020 (isPeelingChain)."
-)
-
-#: Columns of the tags :func:`peel_chain` returns.
-PEEL_CHAIN_TAGS = pl.Schema(
-    {
-        "chain": pl.String(),
-        "transaction_hash": pl.String(),
-        "block_number": pl.Int64(),
-        "previous_transaction_hash": pl.String(),
-        "next_transaction_hash": pl.String(),
-        "change_output_index": pl.Int64(),
-        "peel_output_index": pl.Int64(),
-    }
 )
 
 

@@ -17,7 +17,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,7 +36,7 @@ from tracer.redact import redact_url
 from tracer.report import render_report, write_exports
 from tracer.schema import TABLES
 from tracer.store import Store
-from tracer.trace import TraceSpec, trace_store, write_trace_outputs
+from tracer.trace import TraceSpec, load_trace_inputs, run_trace, write_trace_outputs
 
 __all__ = ["RunResult", "VerifyReport", "investigate", "verify"]
 
@@ -154,7 +154,10 @@ def _run(case: Case, work: Path, env: Mapping[str, str]) -> list[str]:
     links.write_csv(work / "links.csv")
     clusters.write_csv(work / "clusters.csv")
     spec = _trace_spec(case)
-    result = trace_store(store, spec)
+    from tracer.clustering import peel_chain_tags
+
+    inputs = replace(load_trace_inputs(store), peel_chains=peel_chain_tags(store))
+    result = run_trace(inputs, spec)
     write_trace_outputs(result, work)
     render_report(work, title=case.title)
     write_exports(work, title=case.title)
@@ -344,6 +347,7 @@ def _trace_spec(case: Case) -> TraceSpec:
         max_degree=settings.max_degree if settings.max_degree is not None else 10_000,
         chain=case.chain,
         follow_swaps=settings.follow_swaps,
+        follow_peel_chains=settings.follow_peel_chains,
     )
 
 

@@ -55,6 +55,7 @@ class TraceSettings:
     until: str | None = None
     max_degree: int | None = None
     follow_swaps: bool = True
+    follow_peel_chains: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ _KEYS: Mapping[str, frozenset[str]] = {
             "until",
             "max_degree",
             "follow_swaps",
+            "follow_peel_chains",
         }
     ),
     "output": frozenset({"dir"}),
@@ -302,4 +304,5 @@ def _trace_settings(trace: _Reader) -> TraceSettings:
         until=trace.get("until", str, None),
         max_degree=max_degree,
         follow_swaps=trace.get("follow_swaps", bool, True),
+        follow_peel_chains=trace.get("follow_peel_chains", bool, True),
     )

@@ -20,7 +20,8 @@ from heuristics.deposit_address_reuse import (
     matched_deposits,
     sender_links,
 )
-from tracer.schema import ADDRESS_IDS, LABELS, LINKS, TRANSFERS, conform
+from heuristics.peel_chain import peel_chain
+from tracer.schema import ADDRESS_IDS, LABELS, LINKS, PEEL_CHAIN_TAGS, TRANSFERS, conform
 from tracer.store import Store
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "cluster_tables",
     "deposit_addresses",
     "explain_store",
+    "peel_chain_tags",
 ]
 
 #: The tables the heuristics read.
@@ -290,3 +292,13 @@ def deposit_addresses(
         .select("step", pl.col("address").alias("via_address"), pl.col("label").alias("via_label"))
     )
     return steps.join(via, on="step", how="left", maintain_order="left")
+
+
+def peel_chain_tags(store: Store) -> pl.LazyFrame:
+    """:func:`heuristics.peel_chain.peel_chain` over the store's UTXO tables, for the trace.
+
+    No rows when the store holds no UTXO data (an EVM case): the trace then counts every hop.
+    """
+    if not (store.has("utxo_inputs") and store.has("utxo_outputs")):
+        return pl.LazyFrame(schema=PEEL_CHAIN_TAGS)
+    return peel_chain(store.scan("utxo_inputs"), store.scan("utxo_outputs"))

@@ -40,6 +40,7 @@ __all__ = [
     "LINKS",
     "NODES",
     "PATHS",
+    "PEEL_CHAIN_TAGS",
     "SEEDS",
     "STORED",
     "TABLES",
@@ -312,6 +313,20 @@ NODES = pl.Schema(
         "category": pl.String(),
         "role": pl.String(),  # seed, intermediate, endpoint, held
         "min_hop": pl.Int32(),
+    }
+)
+
+# A transaction of a Bitcoin peel chain (heuristics.peel_chain): computed, never stored; the
+# trace follows its change (tracer.trace).
+PEEL_CHAIN_TAGS = pl.Schema(
+    {
+        "chain": pl.String(),
+        "transaction_hash": pl.String(),
+        "block_number": pl.Int64(),
+        "previous_transaction_hash": pl.String(),
+        "next_transaction_hash": pl.String(),
+        "change_output_index": pl.Int64(),
+        "peel_output_index": pl.Int64(),
     }
 )
 

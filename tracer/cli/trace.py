@@ -12,6 +12,7 @@ import polars as pl
 from tracer.amounts import format_units
 from tracer.cli._group import cli
 from tracer.cli.params import ADDRESS
+from tracer.clustering import peel_chain_tags
 from tracer.schema import CATEGORIES
 from tracer.store import Store
 from tracer.trace import (
@@ -172,6 +173,12 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
     help="Follow taint through swaps at defi_dex/defi venues into the asset paid out.",
 )
 @click.option(
+    "--follow-peel-chains/--no-follow-peel-chains",
+    default=True,
+    show_default=True,
+    help="Keep a Bitcoin peel chain's change with its spender: only peeled outputs count hops.",
+)
+@click.option(
     "--rpc-url",
     envvar="TRACER_RPC_URL",
     default=None,
@@ -218,6 +225,7 @@ def trace_cmd(
     top_k: int,
     no_clusters: bool,
     follow_swaps: bool,
+    follow_peel_chains: bool,
     rpc_url: str | None,
     from_block: int | None,
     to_block: int | None,
@@ -246,6 +254,7 @@ def trace_cmd(
         chain=chain,
         use_clusters=not no_clusters,
         follow_swaps=follow_swaps,
+        follow_peel_chains=follow_peel_chains,
     )
     if data is None:
         if not rpc_url:
@@ -284,7 +293,7 @@ def trace_cmd(
             f"blocks {report.since_block}-{report.until_block}, {report.calls} RPC calls.",
             err=True,
         )
-    inputs = load_trace_inputs(store)
+    inputs = dataclasses.replace(load_trace_inputs(store), peel_chains=peel_chain_tags(store))
     if seeds is not None:
         inputs = dataclasses.replace(inputs, seeds=seeds.lazy())
     result = run_trace(inputs, spec)

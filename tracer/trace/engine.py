@@ -31,6 +31,7 @@ from tracer.trace.expand import (
     expand,
     hashes_of,
     node_hash,
+    peel_legs,
     time_key,
     windowed_transfers,
 )
@@ -183,6 +184,7 @@ def _hop_frame(
     chain: str,
     clusters: dict[str, str],
     swap_out: pl.Series,
+    peel: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """The reached transfers (and, forward, the gas fees of followed senders), in replay order.
 
@@ -217,8 +219,10 @@ def _hop_frame(
         .collect()["transaction_hash"]
     )
     rows = rows.filter(~pl.col("transaction_hash").is_in(failed.implode()))
-    flags = compact_transfers(rows.lazy(), direction=spec.direction, min_value=spec.min_value)
-    rows = pl.concat([rows, flags.select("_from_tx", "_big").collect()], how="horizontal")
+    flags = compact_transfers(
+        rows.lazy(), direction=spec.direction, min_value=spec.min_value, peel=peel
+    )
+    rows = pl.concat([rows, flags.select("_from_tx", "_big", "_w").collect()], how="horizontal")
     src, dst = ("from_address", "to_address")
     if spec.direction == "backward":
         src, dst = dst, src
@@ -257,7 +261,7 @@ def _hop_frame(
     else:
         same = pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True)
     rows = rows.with_columns(
-        pl.when(pl.col("_from_tx") | same).then(0).otherwise(1).cast(pl.Int32).alias("_w"),
+        pl.when(same).then(0).otherwise(pl.col("_w")).cast(pl.Int32).alias("_w"),
         pl.col("kind").replace_strict(_KIND_RANK, default=9, return_dtype=pl.Int8).alias("_kr"),
     )
     order = [
@@ -328,6 +332,7 @@ def _fee_rows(
             pl.lit(value=True).alias("_fee"),
             pl.lit(value=False).alias("_from_tx"),
             pl.lit(value=True).alias("_big"),
+            pl.lit(1, dtype=pl.Int32).alias("_w"),
             pl.lit(0).alias("_phase"),
         )
         .filter(pl.col("value") != "0")
@@ -532,8 +537,9 @@ def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
     # The one read of the transfers: every later step works on this frame and on its compact
     # projection (same rows, same order), so no transfer is read from storage twice.
     transfers = _read_transfers(inputs.transfers, chain=chain, spec=spec)
+    peel = peel_legs(inputs.peel_chains.collect(), chain) if spec.follow_peel_chains else None
     compact = compact_transfers(
-        transfers.lazy(), direction=spec.direction, min_value=spec.min_value
+        transfers.lazy(), direction=spec.direction, min_value=spec.min_value, peel=peel
     ).collect()
     starts = _seed_starts(transfers.lazy(), compact, seeds, spec)
     seed_addresses = seeds["address"].unique().sort().to_list()
@@ -573,7 +579,7 @@ def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
     clusters = dict(
         zip(cluster_table["address"].to_list(), cluster_table["cluster_id"].to_list(), strict=True)
     )
-    events = _hop_frame(transfers, reach, inputs, spec, chain, clusters, swap_out)
+    events = _hop_frame(transfers, reach, inputs, spec, chain, clusters, swap_out, peel)
     del transfers, compact
     plan = _plan(events, reach, seeds, spec, SwapTable(crossed, swaps.legs).lookup())
     taints: dict[str, Taint] = {m: TAINT_MODELS[m](events, plan=plan) for m in spec.models}

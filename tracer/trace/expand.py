@@ -1,9 +1,10 @@
 """Hop expansion: which addresses and transfers a trace can reach, with Polars semi-joins.
 
 The expansion works on a compact projection of the transfers (one row per transfer: 64-bit
-hashes of the two addresses, a time key, two flags), so that each round is one vectorised
-``is_in`` over the table and no index has to be built. It is direction-agnostic: a backward
-trace is a forward trace over the reversed graph (``src``/``dst`` swapped, time negated).
+hashes of the two addresses, a time key, two flags, the hops it counts), so that each round
+is one vectorised ``is_in`` over the table and no index has to be built. It is
+direction-agnostic: a backward trace is a forward trace over the reversed graph (``src``/``dst``
+swapped, time negated).
 
 It is a superset search: an edge is a candidate when it leaves a reached address no earlier
 (same block and transaction allowed) than the earliest moment taint can be there. Whether it
@@ -35,6 +36,7 @@ __all__ = [
     "hashes_of",
     "min_value_thresholds",
     "node_hash",
+    "peel_legs",
     "time_key",
     "windowed_transfers",
 ]
@@ -132,14 +134,22 @@ def time_key() -> pl.Expr:
 
 
 def compact_transfers(
-    windowed: pl.LazyFrame, *, direction: str, min_value: str | None
+    windowed: pl.LazyFrame,
+    *,
+    direction: str,
+    min_value: str | None,
+    peel: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """The projection the expansion runs on: ``_src, _dst, _t, _from_tx, _big``.
+    """The projection the expansion runs on: ``_src, _dst, _t, _from_tx, _big, _w``.
 
     ``_src``/``_dst`` are the hashed addresses in the direction of the trace, ``_t`` a time key
     (negated backward, so that "later" always means larger), ``_from_tx`` marks a leg leaving
-    a Bitcoin transaction node (weight 0: it is not a hop), ``_big`` a transfer of at least
-    ``min_value``.
+    a Bitcoin transaction node (a transaction node is not a hop), ``_big`` a transfer of at
+    least ``min_value``, ``_w`` the hops the leg counts (0 or 1, before clusters).
+
+    ``peel`` (:func:`peel_legs`) names the peel-chain transactions to follow: the spender keeps
+    the change, so of such a transaction's legs only the peeled output counts a hop, in either
+    direction, and a whole chain sits at one hop.
     """
     src, dst = ("from_address", "to_address")
     if direction == "backward":
@@ -155,14 +165,56 @@ def compact_transfers(
             .replace_strict(table, default=table[max(table)], return_dtype=pl.String)
         )
         big = _at_least(pl.col("value").str.strip_chars_start("0"), threshold)
+    from_tx = (pl.col("kind") == "utxo") & (pl.col(src) == pl.col("transaction_hash"))
+    weight = pl.when(from_tx).then(0).otherwise(1)
+    if peel is not None and peel.height:
+        # One row per transaction (left join, order kept): the rows stay aligned.
+        windowed = windowed.join(
+            peel.lazy(), on="transaction_hash", how="left", maintain_order="left"
+        )
+        peeled = (pl.col("from_address") == pl.col("transaction_hash")) & (
+            pl.col("idx") == pl.col("_peel_index")
+        )
+        weight = (
+            pl.when((pl.col("kind") == "utxo") & pl.col("_peel_index").is_not_null())
+            .then(peeled.cast(pl.Int32))
+            .otherwise(weight)
+        )
     return windowed.select(
         node_hash(src).alias("_src"),
         node_hash(dst).alias("_dst"),
         (time_key() * sign).alias("_t"),
-        ((pl.col("kind") == "utxo") & (pl.col(src) == pl.col("transaction_hash"))).alias(
-            "_from_tx"
-        ),
+        from_tx.alias("_from_tx"),
         big.alias("_big"),
+        weight.cast(pl.Int32).alias("_w"),
+    )
+
+
+def peel_legs(tags: pl.DataFrame, chain: str) -> pl.DataFrame:
+    """``transaction_hash``, ``_peel_index``: the peel-chain transactions a trace follows.
+
+    ``tags`` are rows of ``heuristics.peel_chain.PEEL_CHAIN_TAGS``; a transaction whose change
+    is known (the chain goes on through it) is followed, the last of a chain is not (which
+    output is the change is not known).
+
+    Examples
+    --------
+    >>> tags = pl.DataFrame(
+    ...     {
+    ...         "chain": ["bitcoin"] * 2,
+    ...         "transaction_hash": ["t1", "t2"],
+    ...         "change_output_index": [1, None],
+    ...         "peel_output_index": [0, None],
+    ...     }
+    ... )
+    >>> peel_legs(tags, "bitcoin").rows()
+    [('t1', 0)]
+    """
+    return (
+        tags.filter((pl.col("chain") == chain) & pl.col("change_output_index").is_not_null())
+        .select("transaction_hash", pl.col("peel_output_index").cast(pl.Int64).alias("_peel_index"))
+        .sort("transaction_hash", "_peel_index")
+        .unique(subset="transaction_hash", keep="first", maintain_order=True)
     )
 
 
@@ -249,6 +301,7 @@ def expand(
     ...         "_t": [1, 2, 3],
     ...         "_from_tx": [False] * 3,
     ...         "_big": [True] * 3,
+    ...         "_w": [1] * 3,
     ...     }
     ... )
     >>> seeds = pl.DataFrame({"_node": [h("a")], "_t": [0]})
@@ -311,7 +364,7 @@ def expand(
         edges = touched.join(
             frontier.rename({"_node": "_src", "_t": "_arrived"}), on="_src", how="inner"
         ).filter(pl.col("_big") & (pl.col("_t") >= pl.col("_arrived")))
-        weight = pl.when(pl.col("_from_tx")).then(0).otherwise(1)
+        weight = pl.col("_w")
         if clusters is not None and clusters.height:
             edges = (
                 edges.join(
@@ -328,7 +381,7 @@ def expand(
                     _same=pl.col("_c_src").is_not_null() & (pl.col("_c_src") == pl.col("_c_dst"))
                 )
             )
-            weight = pl.when(pl.col("_from_tx") | pl.col("_same")).then(0).otherwise(1)
+            weight = pl.when(pl.col("_same")).then(0).otherwise(pl.col("_w"))
         found = (
             edges.group_by("_dst")
             .agg((pl.col("hop") + weight).min().cast(pl.Int32).alias("hop"), pl.col("_t").min())

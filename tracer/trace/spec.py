@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.schema import CATEGORIES, TABLES
+from tracer.schema import CATEGORIES, PEEL_CHAIN_TAGS, TABLES
 
 __all__ = [
     "DEFAULT_STOP_AT",
@@ -68,6 +68,10 @@ class TraceSpec:
         venue pays out in another asset in the same transaction (see
         :mod:`tracer.trace.swaps`). Off, each asset is traced on its own and a venue is an
         ordinary address.
+    follow_peel_chains
+        With peel-chain tags (:attr:`TraceInputs.peel_chains`): the change of a peel-chain
+        transaction stays with its spender, so only the peeled output counts a hop and a
+        whole chain sits at one hop. Off, every Bitcoin transaction is a hop.
     """
 
     seeds: tuple[str, ...] = ()
@@ -84,6 +88,7 @@ class TraceSpec:
     chain: str | None = None
     use_clusters: bool = True
     follow_swaps: bool = True
+    follow_peel_chains: bool = True
 
     def __post_init__(self) -> None:
         """Check every parameter, so that a bad spec fails before any data is read."""
@@ -147,6 +152,8 @@ class TraceInputs:
     ----------
     transfers, transactions, labels, clusters, seeds
         Rows of the tables of the same name in :mod:`tracer.schema`.
+    peel_chains
+        Rows of ``schema.PEEL_CHAIN_TAGS`` (``heuristics.peel_chain`` over the UTXO tables).
     """
 
     transfers: pl.LazyFrame
@@ -154,6 +161,7 @@ class TraceInputs:
     labels: pl.LazyFrame = field(default_factory=lambda: _empty("labels"))
     clusters: pl.LazyFrame = field(default_factory=lambda: _empty("clusters"))
     seeds: pl.LazyFrame = field(default_factory=lambda: _empty("seeds"))
+    peel_chains: pl.LazyFrame = field(default_factory=lambda: pl.LazyFrame(schema=PEEL_CHAIN_TAGS))
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> TraceInputs:
