@@ -104,7 +104,12 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
     help="The case data directory; with --rpc-url, where fetched rows are cached "
     "(default: OUT/data).",
 )
-@click.option("--chain", default=None, help="Chain to trace (default: the seeds' chain).")
+@click.option(
+    "--chain",
+    default=None,
+    is_eager=True,  # before --seed, whose addresses are checked for this chain
+    help="Chain to trace (default: the seeds' chain).",
+)
 @click.option("--seed", "seed", multiple=True, type=ADDRESS, help="A seed address (repeatable).")
 @click.option(
     "--seeds",

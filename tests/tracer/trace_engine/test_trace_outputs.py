@@ -132,6 +132,19 @@ def test_cli_stop_at_none_follows_through_exchanges(tmp_path: Path) -> None:
     assert dict(held.select("address", "tainted_value").iter_rows()) == {A: "3", X: "7"}
 
 
+def test_cli_checks_a_seed_for_the_chain_given_before_or_after_it(tmp_path: Path) -> None:
+    thief, exchange = "1KFXUT3xumPvvpiekjcmezuTgQDUUhKcyk", "1KVmzDFG7DD6WQG5u7r7DtuwJWrn3QcyYf"
+    data = tmp_path / "data"
+    rows = [{"from": thief, "to": exchange, "value": 5, "block": 1, "asset": "BTC"}]
+    Store(data).commit({"transfers": transfers_frame(rows, chain="bitcoin")})
+    for order in (["--seed", thief, "--chain", "bitcoin"], ["--chain", "bitcoin", "--seed", thief]):
+        out = tmp_path / order[0]
+        args = ["trace", "--data", str(data), *order, "--stop-at", "none", "--out", str(out)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "Seeded 5 BTC." in result.output
+
+
 def test_cli_trace_rejects_bad_input(tmp_path: Path) -> None:
     data = _store(tmp_path)
     runner = CliRunner()
