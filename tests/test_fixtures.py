@@ -112,6 +112,30 @@ def test_verify_accepts_a_run_and_names_what_changed(tmp_path: Path) -> None:
     assert "changed output: exposure.csv" in result.output
 
 
+def test_verify_follows_a_moved_output_directory(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURES / "peel-chain-demo", case, ignore=shutil.ignore_patterns("out"))
+    investigate(case / "case.toml", out=case / "out")
+    moved = tmp_path / "handed-over" / "out"
+    shutil.move(case / "out", moved)
+
+    runner = CliRunner()
+    lost = runner.invoke(cli, ["verify", str(moved)])
+    assert lost.exit_code == 2
+    assert "manifest.json, field 'case.file'" in lost.output
+    assert "pass --case CASE.toml" in lost.output
+
+    found = runner.invoke(cli, ["verify", str(moved), "--case", str(case / "case.toml")])
+    assert found.exit_code == 0, found.output
+    assert found.output.startswith("verified:")
+
+    # The case file given is an input like the others: another one is named as changed.
+    other = tmp_path / "other" / "case.toml"
+    shutil.copytree(case, other.parent, ignore=shutil.ignore_patterns("out"))
+    other.write_text(other.read_text() + "\n")
+    assert verify(moved, case_file=other).changed_inputs == ["case.toml"]
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("name", CASES)
 def test_each_report_opens_offline_in_chromium(

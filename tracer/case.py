@@ -466,8 +466,17 @@ def _replace_dir(new: Path, target: Path) -> None:
 # --- verify -----------------------------------------------------------------------------------
 
 
-def verify(out_dir: str | Path, *, environ: Mapping[str, str] | None = None) -> VerifyReport:
+def verify(
+    out_dir: str | Path,
+    *,
+    case_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> VerifyReport:
     """Check a past run: its inputs and outputs against the manifest, and a fresh re-run.
+
+    ``case_file`` is the run's case file when the output directory has moved since (the
+    manifest records it relative to the output directory); its hash is checked like every
+    other input's.
 
     Returns
     -------
@@ -484,12 +493,24 @@ def verify(out_dir: str | Path, *, environ: Mapping[str, str] | None = None) -> 
         )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        case_file = (out_dir / manifest["case"]["file"]).resolve()
+        recorded_case = str(manifest["case"]["file"])
         recorded_inputs = manifest["inputs"]
         recorded_outputs: dict[str, str] = manifest["outputs"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         msg = f"manifest.json is malformed ({e})"
         raise InputError(msg, source=manifest_path, fix="Re-run tracer investigate") from e
+    if case_file is None:
+        case_file = out_dir / recorded_case
+        if not case_file.is_file():
+            msg = f"the case file recorded in manifest.json, {recorded_case}, is not there"
+            raise InputError(
+                msg,
+                source=manifest_path,
+                field="case.file",
+                value=str(case_file),
+                fix="The output directory has moved: pass --case CASE.toml (the run's case file)",
+            )
+    case_file = Path(case_file).resolve()
     report = VerifyReport()
     base = case_file.parent
     for item in recorded_inputs:

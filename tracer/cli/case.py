@@ -28,12 +28,19 @@ def investigate_cmd(case_file: Path, out: Path | None) -> None:
 
 @cli.command("verify")
 @click.argument("out_dir", metavar="OUTDIR", type=click.Path(path_type=Path))
-def verify_cmd(out_dir: Path) -> None:
+@click.option(
+    "--case",
+    "case_file",
+    metavar="CASE.toml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run's case file, when OUTDIR has moved since the run (default: from the manifest).",
+)
+def verify_cmd(out_dir: Path, case_file: Path | None) -> None:
     """Re-run OUTDIR's case from its manifest and compare every input and output hash.
 
     Exits 1 when anything differs, naming each changed input or output.
     """
-    report = verify(out_dir)
+    report = verify(out_dir, case_file=case_file)
     problems = [
         *(f"changed input: {p}" for p in report.changed_inputs),
         *(f"missing input: {p}" for p in report.missing_inputs),
