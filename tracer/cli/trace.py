@@ -13,6 +13,7 @@ from tracer.amounts import format_units
 from tracer.cli._group import cli
 from tracer.cli.params import ADDRESS
 from tracer.clustering import peel_chain_tags
+from tracer.report.graph import asset_names
 from tracer.schema import CATEGORIES
 from tracer.store import Store
 from tracer.trace import (
@@ -47,9 +48,12 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
         f"up to {result.spec.max_hops} hops, taint model {result.spec.taint}."
     )
     main = result.totals.get(result.spec.taint, {})
-    for asset, dec in result.decimals.items():
-        seeded = main.get(asset, {}).get("seeded", result.seeded.get(asset, "0"))
-        swapped = main.get(asset, {}).get("swapped_in", "0")
+    assets = sorted(set(result.decimals) | set(result.exposure.get_column("asset").to_list()))
+    names, _ = asset_names(assets, result.symbols)  # a token: "VUSD (0x0bae...)"
+    for key, dec in result.decimals.items():
+        asset = names.get(key, key)
+        seeded = main.get(key, {}).get("seeded", result.seeded.get(key, "0"))
+        swapped = main.get(key, {}).get("swapped_in", "0")
         if swapped == "0":
             lines.append(f"Seeded {format_units(seeded, dec)} {asset}.")
         elif seeded == "0":
@@ -60,7 +64,7 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
                 f"{format_units(swapped, dec)} ({result.spec.taint})."
             )
         for model, per_asset in result.totals.items():
-            t = per_asset.get(asset)
+            t = per_asset.get(key)
             if t is None:
                 continue
             swapped_out = t.get("swapped_out", "0")
@@ -81,9 +85,9 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
             amount = format_units(row["tainted_value"], row["decimals"])
             share = row["share_of_seed_value"]
             shown = f"{share:7.2%}" if share is not None else "      -"
+            asset = names.get(row["asset"], row["asset"])
             lines.append(
-                f"  {shown}  {amount} {row['asset']}  {row['address']}  {name}"
-                f"  (hop {row['min_hop']})"
+                f"  {shown}  {amount} {asset}  {row['address']}  {name}  (hop {row['min_hop']})"
             )
     else:
         lines.append("No endpoint reached.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "HopGraph",
     "Node",
     "Trace",
+    "asset_names",
     "build_graph",
     "format_assets",
     "layout_by_hop",
@@ -37,6 +39,7 @@ __all__ = [
     "parameter",
     "read_trace",
     "reduce_graph",
+    "short_address",
 ]
 
 _REQUIRED = ("flows", "nodes")
@@ -118,13 +121,19 @@ class Cut:
 
 @dataclass
 class HopGraph:
-    """Nodes and edges in a stable order, with the per-asset seeded totals and decimals."""
+    """Nodes and edges in a stable order, with the per-asset seeded totals and decimals.
+
+    ``names`` and ``tags`` are how an asset is shown (:func:`asset_names`): in full (tips,
+    tables) and on an edge label.
+    """
 
     nodes: dict[str, Node]
     edges: dict[tuple[str, str, str], Edge]
     seeded: dict[str, int]
     decimals: dict[str, int | None]
     direction: str = "forward"
+    names: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _read_csv(path: Path, table: str) -> pl.DataFrame:
@@ -286,13 +295,82 @@ def build_graph(trace: Trace) -> HopGraph:
     for edge in edges.values():
         edge.share = _share({edge.asset: edge.tainted_value}, seeded)
     ordered = dict(sorted(nodes.items(), key=lambda kv: (kv[1].hop, kv[0])))
+    assets = sorted({edge.asset for edge in edges.values()} | set(seeded))
+    names, tags = asset_names(assets, trace.parameters.get("symbols"))
     return HopGraph(
         nodes=ordered,
         edges=edges,
         seeded=dict(sorted(seeded.items())),
         decimals=dict(sorted(decimals.items())),
         direction=direction,
+        names=names,
+        tags=tags,
     )
+
+
+def short_address(address: str) -> str:
+    """``0x0bae…1ed0`` for a long address or contract, anything short unchanged."""
+    return f"{address[:6]}…{address[-4:]}" if len(address) > 14 else address
+
+
+#: Native coins' symbols: a token calling itself one of these is not shown by its symbol alone.
+_NATIVE_SYMBOLS = frozenset({"ETH", "BTC", "BNB", "POL", "MATIC", "AVAX", "TRX", "WETH"})
+
+
+def clean_symbol(raw: str) -> str | None:
+    r"""A token symbol fit to show, or ``None``: untrusted text from the token's contract.
+
+    Control and format characters (right-to-left overrides among them) are dropped, runs of
+    white space become one space, and a long symbol (spam tokens carry URLs) is cut at 12
+    characters. HTML is escaped where the text is written, not here.
+
+    Examples
+    --------
+    >>> clean_symbol("USDT"), clean_symbol("\u202eTDSU\n"), clean_symbol(" \t ")
+    ('USDT', 'TDSU', None)
+    >>> clean_symbol("Visit claim-rewards.example to claim")
+    'Visit claim…'
+    """
+    kept = "".join(ch for ch in raw if not unicodedata.category(ch).startswith("C"))
+    text = " ".join(kept.split())
+    if not text:
+        return None
+    return text if len(text) <= 12 else text[:11] + "…"
+
+
+def asset_names(assets: list[str], symbols: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """How each asset is shown: in full, and on an edge label.
+
+    ``symbols`` is ``trace.json``'s token asset -> symbol. A token with a symbol is shown as
+    ``VUSD (0x0bae...)`` (its whole contract) in full and ``VUSD`` on a label: the contract
+    stays in view wherever there is room, since any contract can call itself ``USDT``. A
+    symbol that is a native coin's, or another asset's name in the same trace, is not used on
+    labels. Assets without a symbol (native coins, unknown tokens) are shown as themselves,
+    shortened on labels.
+
+    Examples
+    --------
+    >>> vusd, fake = "0x0bae6bf53a5909fde2376fd6d0f9fb246a7d1ed0", "0x" + "e" * 40
+    >>> names, tags = asset_names(["ETH", vusd, fake], {vusd: "VUSD", fake: "ETH"})
+    >>> names[vusd], tags[vusd], tags["ETH"]
+    ('VUSD (0x0bae6bf53a5909fde2376fd6d0f9fb246a7d1ed0)', 'VUSD', 'ETH')
+    >>> names[fake], tags[fake]
+    ('ETH (0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee)', '0xeeee…eeee')
+    """
+    recorded = symbols if isinstance(symbols, Mapping) else {}
+    names: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    plain = {a.upper() for a in assets if a not in recorded}
+    for asset in sorted(assets):
+        raw = recorded.get(asset)
+        symbol = clean_symbol(raw) if isinstance(raw, str) else None
+        if symbol is None:
+            names[asset], tags[asset] = asset, short_address(asset)
+            continue
+        names[asset] = f"{symbol} ({asset})"
+        spoof = symbol.upper() in _NATIVE_SYMBOLS | plain
+        tags[asset] = short_address(asset) if spoof else symbol
+    return names, tags
 
 
 def parameter(trace: Trace, name: str) -> Any:
@@ -432,7 +510,9 @@ def reduce_graph(
         grouped_addresses=len(graph.nodes) - len(keep),
         inner_transfers=inner,
     )
-    reduced = HopGraph(ordered, edges, graph.seeded, graph.decimals, graph.direction)
+    reduced = HopGraph(
+        ordered, edges, graph.seeded, graph.decimals, graph.direction, graph.names, graph.tags
+    )
     return reduced, cut
 
 
@@ -520,9 +600,19 @@ def _closed_height(
     return sum(gap + 1.3 * (a + b) for a, b in itertools.pairwise(radii))
 
 
-def format_assets(amounts: Mapping[str, int], decimals: Mapping[str, int | None]) -> list[str]:
-    """``["1.5 ETH", ...]`` for a per-asset amount map, exact, in asset order."""
-    return [f"{format_units(v, decimals.get(a))} {a}" for a, v in sorted(amounts.items())]
+def format_assets(
+    amounts: Mapping[str, int],
+    decimals: Mapping[str, int | None],
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``["1.5 ETH", ...]`` for a per-asset amount map, exact, in asset order.
+
+    ``names`` shows an asset by its name (:func:`asset_names`) instead of its key.
+    """
+    shown = names or {}
+    return [
+        f"{format_units(v, decimals.get(a))} {shown.get(a, a)}" for a, v in sorted(amounts.items())
+    ]
 
 
 def _tiny_trace() -> Trace:

@@ -53,6 +53,7 @@ from tracer.report.graph import (
     parameter,
     read_trace,
     reduce_graph,
+    short_address,
 )
 
 __all__ = ["CATEGORY_STYLES", "ROLE_STYLES", "embed_json", "render_html", "render_report"]
@@ -133,10 +134,6 @@ def _csp_hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
-def _short(address: str) -> str:
-    return f"{address[:6]}…{address[-4:]}" if len(address) > 14 else address
-
-
 def _display(value: int, decimals: int | None) -> str:
     """A readable amount for labels: at most 4 decimals, thousands separated (display only).
 
@@ -168,11 +165,12 @@ def _node_label(node: Node) -> str:
     if node.is_group:
         what = node.category or "unlabelled"
         return f"{node.members} addresses\nhop {node.hop} · {what}"
-    name = node.label or _short(node.id)
+    name = node.label or short_address(node.id)
     return name if len(name) <= 28 else name[:27] + "…"
 
 
 def _node_tip(node: Node, graph: HopGraph) -> list[str]:
+    names = graph.names
     if node.is_group:
         lines = [f"{node.members} addresses grouped (hop {node.hop})"]
     else:
@@ -183,23 +181,23 @@ def _node_tip(node: Node, graph: HopGraph) -> list[str]:
         lines.append(f"cluster: {node.cluster_id}")
     for name, amounts in (("tainted in", node.inflow), ("tainted out", node.outflow)):
         if amounts:
-            lines.append(f"{name}: " + "; ".join(format_assets(amounts, graph.decimals)))
+            lines.append(f"{name}: " + "; ".join(format_assets(amounts, graph.decimals, names)))
     if node.held:
-        lines.append("still held: " + "; ".join(format_assets(node.held, graph.decimals)))
+        lines.append("still held: " + "; ".join(format_assets(node.held, graph.decimals, names)))
     lines.append(f"share of seeded value: {node.share:.2%}")
     return lines
 
 
-def _edge_tip(edge: Edge) -> list[str]:
+def _edge_tip(edge: Edge, name: str) -> list[str]:
     amount = format_units(edge.tainted_value, edge.decimals)
     lines = [
-        f"{amount} {edge.asset} tainted in {edge.transfers} transfer(s)",
-        f"of {format_units(edge.value, edge.decimals)} {edge.asset} moved",
+        f"{amount} {name} tainted in {edge.transfers} transfer(s)",
+        f"of {format_units(edge.value, edge.decimals)} {name} moved",
         f"{edge.source} → {edge.target}",
     ]
     shown = edge.transactions[:_MAX_TIP_TRANSACTIONS]
     lines.extend(
-        f"{tx} · {when or 'time unknown'} · {format_units(tainted, edge.decimals)} {edge.asset}"
+        f"{tx} · {when or 'time unknown'} · {format_units(tainted, edge.decimals)} {name}"
         for tx, when, tainted, _ in shown
     )
     if len(edge.transactions) > len(shown):
@@ -251,7 +249,8 @@ def _vis_nodes(graph: HopGraph) -> list[dict[str, Any]]:
 def _vis_edges(graph: HopGraph) -> list[dict[str, Any]]:
     edges = []
     for number, edge in enumerate(graph.edges.values()):
-        label = f"{_display(edge.tainted_value, edge.decimals)} {_short(edge.asset)}"
+        tag = graph.tags.get(edge.asset, short_address(edge.asset))
+        label = f"{_display(edge.tainted_value, edge.decimals)} {tag}"
         if edge.transfers > 1:
             label += f" \u00d7{edge.transfers}"  # multiplication sign
         edges.append(
@@ -263,12 +262,13 @@ def _vis_edges(graph: HopGraph) -> list[dict[str, Any]]:
                 "width": round(1 + 9 * math.sqrt(edge.share), 2),
                 "amount": float(format_units(edge.tainted_value, edge.decimals)),
                 "asset": edge.asset,
+                "tag": tag,  # the asset on labels of edges a closed cluster merges
                 # Exact, for the label of an edge that a closed cluster merges with others.
                 "tainted": str(edge.tainted_value),
                 "decimals": edge.decimals,
                 "transfers": edge.transfers,
                 "share": edge.share,
-                "tip": _edge_tip(edge),
+                "tip": _edge_tip(edge, graph.names.get(edge.asset, edge.asset)),
             }
         )
     return edges
@@ -381,11 +381,11 @@ def _totals(trace: Trace, graph: HopGraph) -> tuple[list[str], list[tuple[str, l
     for asset in sorted(totals):
         decimals = graph.decimals.get(asset)
         cells = [format_units(totals[asset].get(k, 0), decimals) for k, _ in shown]
-        rows.append((asset, cells))
+        rows.append((graph.names.get(asset, asset), cells))
     return [h for _, h in shown], rows
 
 
-def _exposure_rows(trace: Trace, *, limit: int) -> list[dict[str, str]]:
+def _exposure_rows(trace: Trace, names: dict[str, str], *, limit: int) -> list[dict[str, str]]:
     rows = []
     ordered = trace.exposure.sort(
         ["share_of_seed_value", "address", "asset"],
@@ -400,7 +400,8 @@ def _exposure_rows(trace: Trace, *, limit: int) -> list[dict[str, str]]:
                 "address": row["address"],
                 "label": row["label"] or "",
                 "category": row["category"] or "",
-                "amount": f"{format_units(row['tainted_value'], row['decimals'])} {row['asset']}",
+                "amount": f"{format_units(row['tainted_value'], row['decimals'])} "
+                f"{names.get(row['asset'], row['asset'])}",
                 "share": f"{share:.2%}" if share is not None else "",
                 "hop": "" if row["min_hop"] is None else str(row["min_hop"]),
                 "reached": reached.strftime("%Y-%m-%d %H:%M:%S UTC") if reached else "",
@@ -410,7 +411,9 @@ def _exposure_rows(trace: Trace, *, limit: int) -> list[dict[str, str]]:
     return rows
 
 
-_SHOWN_ELSEWHERE = frozenset({"title", "seeds", "seeded", "decimals", "totals", "tables"})
+_SHOWN_ELSEWHERE = frozenset(
+    {"title", "seeds", "seeded", "decimals", "symbols", "totals", "tables"}
+)
 
 
 def _parameters(trace: Trace) -> list[tuple[str, str]]:
@@ -437,7 +440,7 @@ def _parameters(trace: Trace) -> list[tuple[str, str]]:
     return rows
 
 
-def _compare_rows(trace: Trace) -> tuple[list[str], list[list[str]]]:
+def _compare_rows(trace: Trace, names: dict[str, str]) -> tuple[list[str], list[list[str]]]:
     """compare.csv (one column per taint model) with amounts in whole units."""
     frame = trace.compare
     if frame is None or frame.is_empty():
@@ -448,6 +451,7 @@ def _compare_rows(trace: Trace) -> tuple[list[str], list[list[str]]]:
     for row in frame.iter_rows(named=True):
         decimals = int(row["decimals"]) if row.get("decimals") else None
         cells = [row.get(c) or "" for c in fixed]
+        cells[3] = names.get(cells[3], cells[3])  # the asset
         cells += [format_units(row[m], decimals) if row[m] else "" for m in models]
         rows.append(cells)
     return [*fixed, *models], rows
@@ -515,7 +519,7 @@ def render_html(trace: Trace, *, title: str | None = None, max_nodes: int = 250)
     categories = sorted({item["category"] for item in nodes})
     roles = {item["role"] for item in nodes}
     total_columns, totals = _totals(trace, full)
-    compare_columns, compare = _compare_rows(trace)
+    compare_columns, compare = _compare_rows(trace, full.names)
     # Markup (not escaped): pyvis's own files, checked by _asset_text to hold no closing tag,
     # and tracer's script. Everything else goes through autoescape or embed_json.
     return (
@@ -537,7 +541,7 @@ def render_html(trace: Trace, *, title: str | None = None, max_nodes: int = 250)
             compare_columns=compare_columns,
             compare=compare,
             parameters=_parameters(trace),
-            exposure=_exposure_rows(trace, limit=_MAX_EXPOSURE_ROWS),
+            exposure=_exposure_rows(trace, full.names, limit=_MAX_EXPOSURE_ROWS),
             exposure_total=trace.exposure.height,
             note=_cut_note(cut),
             shown_nodes=len(nodes),

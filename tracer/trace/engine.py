@@ -592,6 +592,7 @@ def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
         taints=taints,
         labels=labels,
         clusters=cluster_table,
+        tokens=inputs.tokens.filter(pl.col("chain") == chain).collect(),
         stats={
             "expansion_rounds": reach.rounds,
             "expansion_touched": reach.touched,

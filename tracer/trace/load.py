@@ -20,6 +20,7 @@ def load_trace_inputs(store: Store) -> TraceInputs:
         labels=store.scan("labels"),
         clusters=store.scan("clusters"),
         seeds=store.scan("seeds"),
+        tokens=store.scan("tokens"),
     )
 
 

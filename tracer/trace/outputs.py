@@ -65,6 +65,9 @@ class TraceResult:
         poison, which does not conserve).
     compare
         Rows of :data:`COMPARE` (endpoint x model) when ``spec.compare``, else ``None``.
+    symbols
+        Per token asset moved in the flows: its symbol as the ``tokens`` table has it
+        (untrusted text from the chain, for display; assets without one are left out).
     stats
         Expansion rounds and replayed transfers.
     taints
@@ -84,6 +87,7 @@ class TraceResult:
     decimals: dict[str, int | None]
     totals: dict[str, dict[str, dict[str, str]]]
     compare: pl.DataFrame | None = None
+    symbols: dict[str, str] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     taints: dict[str, Taint] = field(default_factory=dict, repr=False)
 
@@ -256,8 +260,12 @@ def build_result(
     labels: pl.DataFrame,
     clusters: pl.DataFrame,
     stats: Mapping[str, int],
+    tokens: pl.DataFrame | None = None,
 ) -> TraceResult:
-    """Turn the models' findings into the output tables (see :class:`TraceResult`)."""
+    """Turn the models' findings into the output tables (see :class:`TraceResult`).
+
+    ``tokens`` (rows of ``schema.TOKENS`` of the chain) name the token assets of the flows.
+    """
     main = taints[spec.taint]
     seed_set = set(seeds["address"].to_list())
     named = _label_table(labels, clusters)
@@ -460,9 +468,25 @@ def build_result(
         decimals={a: decimals.get(a) for a in sorted(set(seeded) | set(main.swapped_in))},
         totals=totals,
         compare=compare,
+        symbols=_symbols(tokens, flows),
         stats=dict(stats),
         taints=dict(taints),
     )
+
+
+def _symbols(tokens: pl.DataFrame | None, flows: pl.DataFrame) -> dict[str, str]:
+    """Token asset -> symbol, for the assets of ``flows`` that ``tokens`` names."""
+    if tokens is None or tokens.is_empty():
+        return {}
+    named = (
+        tokens.filter(
+            pl.col("token_address").is_in(flows.get_column("asset").unique().implode())
+            & pl.col("symbol").is_not_null()
+        )
+        .sort("token_address", "symbol")
+        .unique(subset="token_address", keep="first", maintain_order=True)
+    )
+    return dict(named.select("token_address", "symbol").iter_rows())
 
 
 def _tracer_version() -> str:
@@ -483,6 +507,7 @@ def trace_manifest(result: TraceResult) -> dict[str, Any]:
         "seeds": [{"address": a, "transaction_hash": t} for a, t in result.seeds.iter_rows()],
         "seeded": result.seeded,
         "decimals": result.decimals,
+        "symbols": result.symbols,
         "totals": result.totals,
         "stats": result.stats,
         "tables": sorted(f"{name}.csv" for name in result.tables()),

@@ -154,6 +154,8 @@ class TraceInputs:
         Rows of the tables of the same name in :mod:`tracer.schema`.
     peel_chains
         Rows of ``schema.PEEL_CHAIN_TAGS`` (``heuristics.peel_chain`` over the UTXO tables).
+    tokens
+        Rows of ``schema.TOKENS``: the symbols of the tokens traced, recorded for display.
     """
 
     transfers: pl.LazyFrame
@@ -162,6 +164,7 @@ class TraceInputs:
     clusters: pl.LazyFrame = field(default_factory=lambda: _empty("clusters"))
     seeds: pl.LazyFrame = field(default_factory=lambda: _empty("seeds"))
     peel_chains: pl.LazyFrame = field(default_factory=lambda: pl.LazyFrame(schema=PEEL_CHAIN_TAGS))
+    tokens: pl.LazyFrame = field(default_factory=lambda: _empty("tokens"))
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> TraceInputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.tracer.report_html.report_fixture import HOSTILE, SEED, TITLE, big_trace
+from tests.tracer.report_html.report_fixture import HOSTILE, SEED, TITLE, TOKEN, big_trace
 from tracer.report.html import render_report
 
 pytestmark = pytest.mark.browser
@@ -146,6 +147,31 @@ def test_hostile_labels_stay_inert_text(browser: Any, fixture_trace: Path) -> No
     assert visit.dialogs == []
     assert visit.errors == []
     assert visit.requests == []
+
+
+def test_a_hostile_token_symbol_stays_inert_text(browser: Any, fixture_trace: Path) -> None:
+    # A symbol is whatever the token's contract returns: markup and a right-to-left override.
+    path = fixture_trace / "trace.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    recorded["symbols"] = {TOKEN: "\u202e" + HOSTILE[1]}
+    path.write_text(json.dumps(recorded), encoding="utf-8")
+    visit = Visit()
+    page = open_report(browser, render_report(fixture_trace), visit)
+    shown = HOSTILE[1][:11] + "…"  # cut at 12 characters, the override dropped
+    assert f"1000 {shown} ({TOKEN})" in page.inner_text("#exposure")
+    assert f"{shown} ({TOKEN})" in page.inner_text("#totals")
+    labels = page.evaluate(
+        "() => window.tracerReport.data.edges.filter(e => e.tag).map(e => e.label)"
+    )
+    counts = page.evaluate(
+        """() => ({img: document.querySelectorAll("img").length,
+                  scripts: document.querySelectorAll("script").length})"""
+    )
+    page.context.close()
+    assert any(label.startswith("1,000 " + shown) for label in labels)
+    assert counts == {"img": 0, "scripts": 3}
+    assert visit.dialogs == []
+    assert visit.errors == []
 
 
 def test_cluster_expands_and_filters_hide(browser: Any, fixture_trace: Path) -> None:

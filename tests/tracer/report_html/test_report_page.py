@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -18,10 +19,17 @@ from tests.tracer.report_html.report_fixture import (
     HOSTILE,
     SEED,
     TITLE,
+    TOKEN,
     big_trace,
     page_data,
 )
-from tracer.report.graph import build_graph, layout_by_hop, read_trace, reduce_graph
+from tracer.report.graph import (
+    build_graph,
+    layout_by_hop,
+    read_trace,
+    reduce_graph,
+    short_address,
+)
 from tracer.report.html import embed_json, render_html, render_report
 
 
@@ -224,3 +232,43 @@ def test_marks_seeds_endpoints_and_holders(fixture_trace: Path) -> None:
     assert nodes[SEED]["size"] == nodes["0x" + "b2" * 20]["size"] == 30.0
     assert nodes["0x" + "c3" * 20]["size"] == round(8 + 22 * (5 / 15) ** 0.5, 2)
     assert held["size"] == round(8 + 22 * (3 / 15) ** 0.5, 2)
+
+
+def _with_symbols(trace_dir: Path, symbols: dict[str, str]) -> Path:
+    path = trace_dir / "trace.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**recorded, "symbols": symbols}), encoding="utf-8")
+    return trace_dir
+
+
+def test_a_token_is_shown_by_its_symbol_and_its_contract(fixture_trace: Path) -> None:
+    page = render_report(_with_symbols(fixture_trace, {TOKEN: "VUSD"})).read_text()
+    edges = [e for e in page_data(page)["edges"] if e["asset"] == TOKEN]
+    assert edges
+    assert {e["tag"] for e in edges} == {"VUSD"}
+    assert all(e["label"].startswith("1,000 VUSD") for e in edges)
+    assert all(e["tip"][0].startswith(f"1000 VUSD ({TOKEN}) tainted") for e in edges)
+    # The tables name the contract beside the symbol (escaped: the asset is hostile here).
+    exposure = page[page.index('id="exposure"') :]
+    assert f"1000 VUSD ({html.escape(TOKEN, quote=False)})" in exposure
+    # Without trace.json's symbols, the contract alone, as before.
+    plain = render_report(_with_symbols(fixture_trace, {})).read_text()
+    assert {e["tag"] for e in page_data(plain)["edges"] if e["asset"] == TOKEN} == {
+        short_address(TOKEN)
+    }
+
+
+def test_a_symbol_posing_as_a_coin_or_hiding_characters_is_not_trusted(
+    fixture_trace: Path,
+) -> None:
+    # A token calling itself ETH keeps its contract on labels; control characters and a
+    # right-to-left override are dropped, a long symbol cut.
+    for symbol, tag, name in (
+        ("eth", short_address(TOKEN), "eth"),
+        ("US\u202eDT\n", "USDT", "USDT"),
+        ("claim at rewards.example", "claim at re…", "claim at re…"),
+    ):
+        page = render_report(_with_symbols(fixture_trace, {TOKEN: symbol})).read_text()
+        edges = [e for e in page_data(page)["edges"] if e["asset"] == TOKEN]
+        assert {e["tag"] for e in edges} == {tag}, symbol
+        assert all(e["tip"][0].startswith(f"1000 {name} ({TOKEN})") for e in edges), symbol

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tests.tracer.trace_engine.trace_tables import labels_frame, seeds_frame, transfers_frame
 from tracer.cli import cli
-from tracer.schema import EXPOSURE, FLOWS, HELD, NODES, PATHS
+from tracer.schema import EXPOSURE, FLOWS, HELD, NODES, PATHS, TOKENS
 from tracer.store import Store
 from tracer.trace import TraceInputs, TraceSpec, run_trace, trace_store, write_trace_outputs
 
@@ -130,6 +130,34 @@ def test_cli_stop_at_none_follows_through_exchanges(tmp_path: Path) -> None:
     assert "No endpoint reached." in result.output
     held = pl.read_csv(out / "held.csv", infer_schema=False)
     assert dict(held.select("address", "tainted_value").iter_rows()) == {A: "3", X: "7"}
+
+
+def test_trace_json_names_the_traced_tokens_by_their_symbols(tmp_path: Path) -> None:
+    token, other = "0x" + "70" * 20, "0x" + "71" * 20
+    rows: list[tuple[Any, ...] | dict[str, Any]] = [
+        {"from": S, "to": A, "value": 5, "block": 1, "kind": "token", "asset": token},
+        {"from": C, "to": B, "value": 5, "block": 2, "kind": "token", "asset": other},
+        (S, X, 1, 3),
+    ]
+    tokens = pl.DataFrame(
+        {
+            "chain": ["ethereum", "ethereum", "polygon"],
+            "token_address": [token, other, token],
+            "symbol": ["VUSD", "OTHER", "WRONG"],
+            "name": ["Victim USD", "Other", "Polygon's"],
+            "decimals": [6, 6, 6],
+            "token_standard": ["erc20"] * 3,
+        },
+        schema=TOKENS,
+    )
+    data = tmp_path / "data"
+    Store(data).commit({"transfers": transfers_frame(rows), "tokens": tokens})
+    result = trace_store(data, TraceSpec(seeds=(S,)))
+    # Only the tokens the flows moved, from the traced chain; ETH is its own name.
+    assert result.symbols == {token: "VUSD"}
+    write_trace_outputs(result, tmp_path / "out")
+    recorded = json.loads((tmp_path / "out" / "trace.json").read_text())
+    assert recorded["symbols"] == {token: "VUSD"}
 
 
 def test_cli_checks_a_seed_for_the_chain_given_before_or_after_it(tmp_path: Path) -> None:

@@ -105,10 +105,12 @@
     return fraction ? whole + "." + fraction : whole;
   }
   function amounts(list) {
-    // "95 ETH ×2 + 1,000 0x0bae…1ed0": exact sums per asset, rounded for reading.
+    // "95 ETH ×2 + 1,000 VUSD": exact sums per asset, rounded for reading; an asset is
+    // named as on its edges' labels (a token's symbol, or its shortened contract).
     var byAsset = {};
     list.forEach(function (e) {
-      var a = byAsset[e.asset] || { value: BigInt(0), decimals: e.decimals, transfers: 0 };
+      var a = byAsset[e.asset] ||
+        { value: BigInt(0), decimals: e.decimals, transfers: 0, tag: e.tag || shortText(e.asset) };
       a.value += BigInt(e.tainted);
       a.transfers += e.transfers;
       byAsset[e.asset] = a;
@@ -121,7 +123,7 @@
     });
     return order.map(function (asset) {
       var a = byAsset[asset];
-      var text = readable(a.value, a.decimals) + " " + shortText(asset);
+      var text = readable(a.value, a.decimals) + " " + a.tag;
       return a.transfers > 1 ? text + " \u00d7" + a.transfers : text;
     }).join(" + ");
   }
