@@ -9,6 +9,7 @@ import click
 from heuristics import REGISTRY
 from tracer.addresses import normalize
 from tracer.cli._group import cli
+from tracer.cli._text import printable
 from tracer.cli.params import DATA_OPTION
 from tracer.clustering import cluster_store, explain_store
 from tracer.store import Store
@@ -76,7 +77,7 @@ def explain_cmd(address_a: str, address_b: str, data: Path, chain: str) -> None:
         if row["via_address"] is not None:
             via = (
                 f", both paid deposit address {row['via_address']}, "
-                f"which forwards to {row['via_label']}"
+                f"which forwards to {printable(row['via_label'] or 'an exchange')}"
             )
         click.echo(
             f"{row['step']}. {row['from_address']} - {row['to_address']}: "

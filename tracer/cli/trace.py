@@ -11,6 +11,7 @@ import polars as pl
 
 from tracer.amounts import format_units
 from tracer.cli._group import cli
+from tracer.cli._text import printable
 from tracer.cli.params import ADDRESS
 from tracer.clustering import peel_chain_tags
 from tracer.report.graph import asset_names
@@ -81,7 +82,7 @@ def _summary(result: TraceResult, out: Path) -> list[str]:
     if exposure.height:
         lines.append(f"Top exits ({result.spec.taint}):")
         for row in exposure.iter_rows(named=True):
-            name = row["label"] or row["category"] or "unlabelled"
+            name = printable(row["label"] or row["category"] or "unlabelled")
             amount = format_units(row["tainted_value"], row["decimals"])
             share = row["share_of_seed_value"]
             shown = f"{share:7.2%}" if share is not None else "      -"

@@ -173,6 +173,20 @@ def test_cli_checks_a_seed_for_the_chain_given_before_or_after_it(tmp_path: Path
         assert "Seeded 5 BTC." in result.output
 
 
+def test_cli_prints_labels_without_terminal_control_characters(tmp_path: Path) -> None:
+    # A label file can carry escape sequences (clear the screen, rewrite a line) and
+    # right-to-left overrides; the summary prints what is left of the label.
+    data = _store(tmp_path)
+    hostile = labels_frame({X: "exchange"}).with_columns(
+        pl.lit("Evil\x1b[2J\u202eExchange\r").alias("label")
+    )
+    Store(data).commit(replace={"labels": hostile})
+    result = CliRunner().invoke(cli, ["trace", "--data", str(data), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "Evil[2JExchange  (hop 2)" in result.output
+    assert not any(ch in result.output for ch in "\x1b\u202e\r")
+
+
 def test_cli_trace_rejects_bad_input(tmp_path: Path) -> None:
     data = _store(tmp_path)
     runner = CliRunner()
