@@ -23,7 +23,9 @@ from tests.tracer.report_html.test_report_browser import Visit, open_report
 from tracer.case import investigate, verify
 from tracer.cli import cli
 from tracer.devnode import DevNode, start_anvil
+from tracer.ingest.crawl import crawled_addresses
 from tracer.ingest.onchain import check_flows
+from tracer.store import Store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CASES = sorted(p.parent.name for p in FIXTURES.glob("*/case.toml"))
@@ -251,6 +253,15 @@ def test_a_crawling_rpc_case_reaches_the_same_exits(
     crawled = (result.out_dir / "exposure.csv").read_text().splitlines()
     # The same exits with the same amounts; cluster ids may differ (less data to cluster).
     assert [_exit(line) for line in crawled] == [_exit(line) for line in files]
+    # The swap pool is crossed through the swap transaction to the wallet its VUSD went to,
+    # and never fetched itself: a real pool's history is every trader's swaps.
+    truth: dict[str, Any] = json.loads((EVM / "ground_truth.json").read_text())
+    swap = truth["swaps"]["tokens_out"][0]
+    lo, hi = truth["blocks"]
+    cache = Store(tmp_path / "cache")
+    fetched = crawled_addresses(cache, chain="ethereum", since_block=lo, until_block=hi)
+    assert swap["to_address"] in fetched
+    assert swap["from_address"] not in fetched
 
 
 def _exit(line: str) -> tuple[str, ...]:

@@ -36,7 +36,13 @@ from tracer.redact import redact_url
 from tracer.report import render_report, write_exports
 from tracer.schema import TABLES
 from tracer.store import Store
-from tracer.trace import TraceSpec, load_trace_inputs, run_trace, write_trace_outputs
+from tracer.trace import (
+    TraceSpec,
+    labelled_venues,
+    load_trace_inputs,
+    run_trace,
+    write_trace_outputs,
+)
 
 __all__ = ["RunResult", "VerifyReport", "investigate", "verify"]
 
@@ -229,16 +235,23 @@ def _ingest_rpc(case: Case, store: Store, seeds: pl.DataFrame, env: Mapping[str,
     assert source.cache is not None  # set for every rpc source
     cache = Store(source.cache)
     if source.fetch == "crawl":
+        labels = _labels(case).filter(pl.col("chain") == case.chain)
+        starts = seeds["address"].to_list()
         crawl(
             cache,
             url,
-            seeds["address"].to_list(),
+            starts,
             direction=case.trace.direction,  # type: ignore[arg-type]
             max_hops=case.trace.max_hops,
             since_block=source.from_block,
             until_block=source.to_block,
             chain=case.chain,
             confirmations=source.confirmations,
+            venues=(
+                labelled_venues(labels, seeds=starts, stop_at=case.trace.stop_at)
+                if case.trace.follow_swaps
+                else ()
+            ),
         )
     else:
         ingest_rpc(

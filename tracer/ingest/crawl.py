@@ -10,6 +10,10 @@ blocks' headers, the receipts and the traces of those transactions (``trace_tran
 (``source_kind = "crawl"``, ``source_id = "<address>:<since>-<until>"``). A second crawl of the
 same case therefore reads the data directory and makes no call to the node.
 
+Swap venues (``venues``: DEX pools, routers) are crossed, not fetched: from a payment into a
+venue the crawl goes on to what the venues paid out in the same transaction, as the trace
+crosses swaps, so a pool's history (every trader's swaps) is never fetched.
+
 A node without ``ots_`` gets the fallback: the whole block range is ingested with
 :func:`tracer.ingest.rpc.ingest_rpc` (resumable, and itself cached in ``ingest_log``).
 
@@ -90,20 +94,45 @@ def _range_scanned(store: Store, *, chain: str, since_block: int, until_block: i
 
 
 def _neighbours(
-    store: Store, frontier: set[str], *, chain: str, direction: Direction, lo: int, hi: int
+    store: Store,
+    frontier: set[str],
+    *,
+    chain: str,
+    direction: Direction,
+    lo: int,
+    hi: int,
+    venues: frozenset[str] = frozenset(),
 ) -> set[str]:
+    """The addresses one transfer away from ``frontier``; through a venue, one swap away.
+
+    A venue is never a neighbour. A transfer from the frontier into a venue leads to the
+    receivers of what the venues paid out in the same transaction (the swap's out-legs, and
+    a route through several pools); backward, a transfer from a venue into the frontier leads
+    to who paid the venues in that transaction. Those legs are in the transaction's receipt,
+    fetched with the frontier's history: a venue's own history (a pool's: every trader's
+    swaps) is never needed.
+    """
     transfers = store.scan("transfers").filter(
         (pl.col("chain") == chain) & pl.col("block_number").is_between(lo, hi)
     )
-    wanted = pl.lit(sorted(frontier), dtype=pl.List(pl.String)).explode()
+    wanted = pl.lit(sorted(frontier), dtype=pl.List(pl.String)).explode().implode()
+    pools = pl.lit(sorted(venues), dtype=pl.List(pl.String)).explode().implode()
     found: set[str] = set()
-    if direction in ("forward", "both"):
-        out = transfers.filter(pl.col("from_address").is_in(wanted.implode()))
-        found |= set(out.select("to_address").collect()["to_address"].drop_nulls().to_list())
-    if direction in ("backward", "both"):
-        back = transfers.filter(pl.col("to_address").is_in(wanted.implode()))
-        found |= set(back.select("from_address").collect()["from_address"].drop_nulls().to_list())
-    return found - frontier
+    for mine, other, on in (
+        ("from_address", "to_address", ("forward", "both")),
+        ("to_address", "from_address", ("backward", "both")),
+    ):
+        if direction not in on:
+            continue
+        near = transfers.filter(pl.col(mine).is_in(wanted))
+        found |= set(near.select(other).collect()[other].drop_nulls().to_list())
+        if venues:
+            swaps = near.filter(pl.col(other).is_in(pools)).select("transaction_hash").unique()
+            legs = transfers.join(swaps, on="transaction_hash", how="semi").filter(
+                pl.col(mine).is_in(pools)
+            )
+            found |= set(legs.select(other).collect()[other].drop_nulls().to_list())
+    return found - frontier - venues
 
 
 class _Fetcher:
@@ -240,6 +269,7 @@ def crawl(
     page_size: int = 100,
     max_addresses: int = 5_000,
     commit_every: int = 50,
+    venues: Iterable[str] = (),
     client: RpcClient | None = None,
     progress: bool | None = None,
 ) -> CrawlReport:
@@ -272,12 +302,18 @@ def crawl(
     commit_every
         Addresses whose rows are committed together (with their ``ingest_log`` rows): fewer,
         larger Parquet parts; a killed crawl redoes at most this many addresses.
+    venues
+        Swap venues (``tracer.trace.swap_venues``: DEX pools, routers), crossed like the trace
+        crosses them: never fetched, the crawl goes on to what they paid out (backward: to who
+        paid them) in the transactions that reached them. A pool's history is every trader's
+        swaps; this keeps the crawl to the case's own. Empty: a venue is an ordinary address.
     client
         An open client (tests count its calls).
     progress
         Show a progress line on stderr (default: only on a terminal).
     """
     starts = {normalize_evm(s) for s in seeds}
+    pools = frozenset(normalize_evm(v) for v in venues) - starts
     if not starts:
         msg = "no seed addresses"
         raise InputError(msg, field="--seed", fix="Pass at least one --seed or a --seeds file")
@@ -357,7 +393,15 @@ def crawl(
             report.hops += 1
             bar.advance(1)
             nxt = (
-                _neighbours(store, frontier, chain=chain, direction=direction, lo=since, hi=until)
+                _neighbours(
+                    store,
+                    frontier,
+                    chain=chain,
+                    direction=direction,
+                    lo=since,
+                    hi=until,
+                    venues=pools,
+                )
                 - seen
             )
             if not nxt or len(seen) >= max_addresses:

@@ -18,7 +18,13 @@ from tracer.trace.spec import (
     TraceInputs,
     TraceSpec,
 )
-from tracer.trace.swaps import SWAP_CATEGORIES, converted_taint, find_swaps, swap_venues
+from tracer.trace.swaps import (
+    SWAP_CATEGORIES,
+    converted_taint,
+    find_swaps,
+    labelled_venues,
+    swap_venues,
+)
 
 __all__ = [
     "COMPARE",
@@ -36,6 +42,7 @@ __all__ = [
     "fifo",
     "find_swaps",
     "haircut",
+    "labelled_venues",
     "load_trace_inputs",
     "poison",
     "run_trace",
