@@ -17,7 +17,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,13 +36,7 @@ from tracer.redact import redact_url
 from tracer.report import render_report, write_exports
 from tracer.schema import TABLES
 from tracer.store import Store
-from tracer.trace import (
-    TraceSpec,
-    labelled_venues,
-    load_trace_inputs,
-    run_trace,
-    write_trace_outputs,
-)
+from tracer.trace import TraceSpec, labelled_venues, trace_store, write_trace_outputs
 
 __all__ = ["RunResult", "VerifyReport", "investigate", "verify"]
 
@@ -162,8 +156,7 @@ def _run(case: Case, work: Path, env: Mapping[str, str]) -> list[str]:
     spec = _trace_spec(case)
     from tracer.clustering import peel_chain_tags
 
-    inputs = replace(load_trace_inputs(store), peel_chains=peel_chain_tags(store))
-    result = run_trace(inputs, spec)
+    result = trace_store(store, spec, peel_chains=peel_chain_tags(store))
     write_trace_outputs(result, work)
     render_report(work, title=case.title)
     write_exports(work, title=case.title)

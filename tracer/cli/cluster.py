@@ -9,10 +9,10 @@ import click
 from heuristics import REGISTRY
 from tracer.addresses import normalize
 from tracer.cli._group import cli
-from tracer.cli._text import printable
 from tracer.cli.params import DATA_OPTION
 from tracer.clustering import cluster_store, explain_store
 from tracer.store import Store
+from tracer.text import printable
 
 
 @cli.command("cluster")

@@ -11,12 +11,12 @@ import polars as pl
 
 from tracer.amounts import format_units
 from tracer.cli._group import cli
-from tracer.cli._text import printable
 from tracer.cli.params import ADDRESS
 from tracer.clustering import peel_chain_tags
 from tracer.report.graph import asset_names
 from tracer.schema import CATEGORIES
 from tracer.store import Store
+from tracer.text import printable
 from tracer.trace import (
     DEFAULT_STOP_AT,
     DIRECTIONS,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import polars as pl
 from tracer import schema
 from tracer.amounts import format_units, parse_uint
 from tracer.errors import DataMissing, InputError, SchemaMismatch
+from tracer.text import printable
 
 __all__ = [
     "Cut",
@@ -331,8 +331,7 @@ def clean_symbol(raw: str) -> str | None:
     >>> clean_symbol("Visit claim-rewards.example to claim")
     'Visit claim…'
     """
-    kept = "".join(ch for ch in raw if not unicodedata.category(ch).startswith("C"))
-    text = " ".join(kept.split())
+    text = " ".join(printable(raw).split())
     if not text:
         return None
     return text if len(text) <= 12 else text[:11] + "…"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import polars as pl
 
 from tracer.store import Store
 from tracer.trace.engine import run_trace
@@ -24,7 +27,17 @@ def load_trace_inputs(store: Store) -> TraceInputs:
     )
 
 
-def trace_store(data: str | Path | Store, spec: TraceSpec) -> TraceResult:
-    """Run :func:`~tracer.trace.engine.run_trace` over a data directory."""
+def trace_store(
+    data: str | Path | Store, spec: TraceSpec, *, peel_chains: pl.LazyFrame | None = None
+) -> TraceResult:
+    """Run :func:`~tracer.trace.engine.run_trace` over a data directory.
+
+    ``peel_chains``: the peel-chain tags of the directory's UTXO data, which a trace of
+    Bitcoin follows (``tracer.clustering.peel_chain_tags(store)``; the trace does not run
+    heuristics itself). Without them every Bitcoin transaction counts a hop.
+    """
     store = data if isinstance(data, Store) else Store(data)
-    return run_trace(load_trace_inputs(store), spec)
+    inputs = load_trace_inputs(store)
+    if peel_chains is not None:
+        inputs = replace(inputs, peel_chains=peel_chains)
+    return run_trace(inputs, spec)

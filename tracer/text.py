@@ -1,4 +1,4 @@
-"""Untrusted text (labels from label files, names from the chain) on the terminal."""
+"""Untrusted text shown to people: labels from label files, token symbols from the chain."""
 
 from __future__ import annotations
 
