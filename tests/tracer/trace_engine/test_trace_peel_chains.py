@@ -20,9 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 from heuristics.peel_chain import peel_chain
-from tests.tracer.trace_engine.trace_tables import block_time, seeds_frame, transfers_frame
-from tracer.case import _trace_spec
-from tracer.casefile import load_case
+from tests.tracer.trace_engine.trace_tables import (
+    block_time,
+    case_trace_spec,
+    seeds_frame,
+    transfers_frame,
+)
 from tracer.cli import cli
 from tracer.schema import UTXO_INPUTS, UTXO_OUTPUTS
 from tracer.store import Store
@@ -153,17 +156,9 @@ def test_without_utxo_tables_nothing_changes() -> None:
 
 
 def test_the_case_file_and_the_cli_select_it(tmp_path: Path) -> None:
-    (tmp_path / "data.csv").write_text("x\n1\n")
-    case = tmp_path / "case.toml"
-    text = (
-        '[case]\ntitle = "t"\nchain = "bitcoin"\n'
-        '[seeds]\naddresses = ["1KFXUT3xumPvvpiekjcmezuTgQDUUhKcyk"]\n'
-        '[data]\nfiles = ["data.csv"]\nformat = "bitcoin-etl"\n'
-    )
-    case.write_text(text)
-    assert _trace_spec(load_case(case)).follow_peel_chains is True
-    case.write_text(text + "[trace]\nfollow_peel_chains = false\n")
-    assert _trace_spec(load_case(case)).follow_peel_chains is False
+    assert case_trace_spec(tmp_path, chain="bitcoin").follow_peel_chains is True
+    off = case_trace_spec(tmp_path, "follow_peel_chains = false", chain="bitcoin")
+    assert off.follow_peel_chains is False
 
     # The CLI reads the tags from the data directory's UTXO tables.
     ins, outs = utxo_tables()

@@ -16,9 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.tracer.trace_engine.trace_tables import labels_frame, transfers_frame
-from tracer.case import _trace_spec
-from tracer.casefile import load_case
+from tests.tracer.trace_engine.trace_tables import case_trace_spec, labels_frame, transfers_frame
 from tracer.trace import TraceInputs, TraceResult, TraceSpec, run_trace
 
 MODELS = ("poison", "haircut", "fifo")
@@ -229,18 +227,9 @@ def test_a_route_through_two_venues_is_followed() -> None:
     ]
 
 
-def test_the_case_file_and_the_cli_select_it(tmp_path: Path) -> None:
-    (tmp_path / "data.csv").write_text("x\n1\n")
-    case = tmp_path / "case.toml"
-    text = (
-        '[case]\ntitle = "t"\nchain = "ethereum"\n'
-        '[seeds]\naddresses = ["0x098B716B8Aaf21512996dC57EB0615e2383E2f96"]\n'
-        '[data]\nfiles = ["data.csv"]\nformat = "ethereum-etl"\n'
-    )
-    case.write_text(text)
-    assert _trace_spec(load_case(case)).follow_swaps is True
-    case.write_text(text + "[trace]\nfollow_swaps = false\n")
-    assert _trace_spec(load_case(case)).follow_swaps is False
+def test_the_case_file_selects_it(tmp_path: Path) -> None:
+    assert case_trace_spec(tmp_path).follow_swaps is True
+    assert case_trace_spec(tmp_path, "follow_swaps = false").follow_swaps is False
 
 
 # --- conservation, over random graphs with swaps ---------------------------------------

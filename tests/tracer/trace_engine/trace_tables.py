@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from tracer.case import _trace_spec
+from tracer.casefile import load_case
 from tracer.schema import LABELS, SEEDS, TRANSACTIONS, TRANSFERS
+from tracer.trace import TraceSpec
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -114,6 +118,26 @@ def transactions_frame(rows: Sequence[dict[str, Any]], *, chain: str = "ethereum
             }
         )
     return pl.DataFrame(out, schema=TRANSACTIONS)
+
+
+# A seed and an export format per chain, for a minimal case file.
+_CASE_CHAINS = {
+    "ethereum": ("0x098B716B8Aaf21512996dC57EB0615e2383E2f96", "ethereum-etl"),
+    "bitcoin": ("1KFXUT3xumPvvpiekjcmezuTgQDUUhKcyk", "bitcoin-etl"),
+}
+
+
+def case_trace_spec(tmp_path: Path, trace: str = "", *, chain: str = "ethereum") -> TraceSpec:
+    """The trace parameters a minimal case file gives, with ``trace`` as its ``[trace]`` table."""
+    seed, fmt = _CASE_CHAINS[chain]
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    case = tmp_path / "case.toml"
+    case.write_text(
+        f'[case]\ntitle = "t"\nchain = "{chain}"\n[seeds]\naddresses = ["{seed}"]\n'
+        f'[data]\nfiles = ["data.csv"]\nformat = "{fmt}"\n'
+        + (f"[trace]\n{trace}\n" if trace else "")
+    )
+    return _trace_spec(load_case(case))
 
 
 @pytest.fixture
