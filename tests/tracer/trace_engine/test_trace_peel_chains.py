@@ -91,6 +91,10 @@ def held(result: TraceResult) -> dict[str, int]:
     return {a: int(v) for a, v in result.held.select("address", "tainted_value").iter_rows()}
 
 
+def exposure(result: TraceResult) -> dict[str, int]:
+    return {a: int(v) for a, v in result.exposure.select("address", "tainted_value").iter_rows()}
+
+
 def test_the_tags_name_the_change_of_the_first_two_transactions() -> None:
     ins, outs = utxo_tables()
     tags = peel_chain(ins.lazy(), outs.lazy()).collect()
@@ -124,10 +128,6 @@ def test_the_amounts_do_not_depend_on_the_hops(taint: str) -> None:
         result = run(taint=taint, follow_peel_chains=follow)
         assert held(result) == expected
         assert int(result.totals[taint]["BTC"]["fees"]) == 3
-
-
-def exposure(result: TraceResult) -> dict[str, int]:
-    return {a: int(v) for a, v in result.exposure.select("address", "tainted_value").iter_rows()}
 
 
 def test_a_hop_limit_reaches_the_end_of_the_chain() -> None:
