@@ -36,7 +36,7 @@ from tracer.redact import redact_url
 from tracer.report import render_report, write_exports
 from tracer.schema import TABLES
 from tracer.store import Store
-from tracer.trace import TraceSpec, labelled_venues, trace_store, write_trace_outputs
+from tracer.trace import TraceSpec, crawl_limits, trace_store, write_trace_outputs
 
 __all__ = ["RunResult", "VerifyReport", "investigate", "verify"]
 
@@ -228,8 +228,13 @@ def _ingest_rpc(case: Case, store: Store, seeds: pl.DataFrame, env: Mapping[str,
     assert source.cache is not None  # set for every rpc source
     cache = Store(source.cache)
     if source.fetch == "crawl":
-        labels = _labels(case).filter(pl.col("chain") == case.chain)
         starts = seeds["address"].to_list()
+        limits = crawl_limits(
+            _labels(case).filter(pl.col("chain") == case.chain),
+            seeds=starts,
+            stop_at=case.trace.stop_at,
+            follow_swaps=case.trace.follow_swaps,
+        )
         crawl(
             cache,
             url,
@@ -240,11 +245,8 @@ def _ingest_rpc(case: Case, store: Store, seeds: pl.DataFrame, env: Mapping[str,
             until_block=source.to_block,
             chain=case.chain,
             confirmations=source.confirmations,
-            venues=(
-                labelled_venues(labels, seeds=starts, stop_at=case.trace.stop_at)
-                if case.trace.follow_swaps
-                else ()
-            ),
+            venues=limits.venues,
+            stops=limits.stops,
         )
     else:
         ingest_rpc(

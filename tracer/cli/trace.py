@@ -23,7 +23,7 @@ from tracer.trace import (
     TAINT_MODEL_NAMES,
     TraceResult,
     TraceSpec,
-    labelled_venues,
+    crawl_limits,
     load_trace_inputs,
     run_trace,
     write_trace_outputs,
@@ -288,10 +288,10 @@ def trace_cmd(
             starts = seeds["address"].to_list()
         else:
             starts = store.scan("seeds").select("address").collect()["address"].to_list()
-        venues: list[str] = []
-        if follow_swaps and store.has("labels"):
-            labels = store.scan("labels").filter(pl.col("chain") == (chain or "ethereum"))
-            venues = labelled_venues(labels.collect(), seeds=starts, stop_at=spec.stop_at)
+        labels = store.scan("labels").filter(pl.col("chain") == (chain or "ethereum"))
+        limits = crawl_limits(
+            labels.collect(), seeds=starts, stop_at=spec.stop_at, follow_swaps=follow_swaps
+        )
         report = crawl(
             store,
             rpc_url,
@@ -302,7 +302,8 @@ def trace_cmd(
             until_block=to_block,
             chain=chain or "ethereum",
             confirmations=confirmations,
-            venues=venues,
+            venues=limits.venues,
+            stops=limits.stops,
         )
         click.echo(
             f"Crawled {redact_url(rpc_url)} ({report.method}): {report.addresses} addresses, "

@@ -12,7 +12,8 @@ same case therefore reads the data directory and makes no call to the node.
 
 Swap venues (``venues``: DEX pools, routers) are crossed, not fetched: from a payment into a
 venue the crawl goes on to what the venues paid out in the same transaction, as the trace
-crosses swaps, so a pool's history (every trader's swaps) is never fetched.
+crosses swaps, so a pool's history (every trader's swaps) is never fetched. Stops (``stops``:
+labelled exchanges, mixers, bridges) are reached and not fetched: the trace ends there.
 
 A node without ``ots_`` gets the fallback: the whole block range is ingested with
 :func:`tracer.ingest.rpc.ingest_rpc` (resumable, and itself cached in ``ingest_log``).
@@ -270,6 +271,7 @@ def crawl(
     max_addresses: int = 5_000,
     commit_every: int = 50,
     venues: Iterable[str] = (),
+    stops: Iterable[str] = (),
     client: RpcClient | None = None,
     progress: bool | None = None,
 ) -> CrawlReport:
@@ -307,6 +309,10 @@ def crawl(
         crosses them: never fetched, the crawl goes on to what they paid out (backward: to who
         paid them) in the transactions that reached them. A pool's history is every trader's
         swaps; this keeps the crawl to the case's own. Empty: a venue is an ordinary address.
+    stops
+        Addresses where the trace stops (``tracer.trace.crawl_limits``: labelled exchanges,
+        mixers, bridges): reached, never fetched, never widened from. The trace follows
+        nothing out of them, and a hot wallet's history is every customer's.
     client
         An open client (tests count its calls).
     progress
@@ -314,6 +320,7 @@ def crawl(
     """
     starts = {normalize_evm(s) for s in seeds}
     pools = frozenset(normalize_evm(v) for v in venues) - starts
+    ends = frozenset(normalize_evm(a) for a in stops) - starts
     if not starts:
         msg = "no seed addresses"
         raise InputError(msg, field="--seed", fix="Pass at least one --seed or a --seeds file")
@@ -404,6 +411,8 @@ def crawl(
                 )
                 - seen
             )
+            seen |= nxt & ends  # reached, and the trace ends there: nothing to fetch
+            nxt -= ends
             if not nxt or len(seen) >= max_addresses:
                 break
             nxt = set(sorted(nxt)[: max(0, max_addresses - len(seen))])

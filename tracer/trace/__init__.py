@@ -8,6 +8,7 @@ nodes tables (:mod:`tracer.trace.outputs`). See docs/tracing.md.
 """
 
 from tracer.trace.engine import run_trace
+from tracer.trace.labelled import CrawlLimits, crawl_limits, labelled_stops, labelled_venues
 from tracer.trace.load import load_trace_inputs, trace_store
 from tracer.trace.models import TAINT_MODELS, Taint, TaintPlan, fifo, haircut, poison
 from tracer.trace.outputs import COMPARE, TraceResult, trace_manifest, write_trace_outputs
@@ -22,7 +23,6 @@ from tracer.trace.swaps import (
     SWAP_CATEGORIES,
     converted_taint,
     find_swaps,
-    labelled_venues,
     swap_venues,
 )
 
@@ -33,15 +33,18 @@ __all__ = [
     "SWAP_CATEGORIES",
     "TAINT_MODELS",
     "TAINT_MODEL_NAMES",
+    "CrawlLimits",
     "Taint",
     "TaintPlan",
     "TraceInputs",
     "TraceResult",
     "TraceSpec",
     "converted_taint",
+    "crawl_limits",
     "fifo",
     "find_swaps",
     "haircut",
+    "labelled_stops",
     "labelled_venues",
     "load_trace_inputs",
     "poison",

@@ -35,6 +35,7 @@ from tracer.trace.expand import (
     time_key,
     windowed_transfers,
 )
+from tracer.trace.labelled import labelled_stops
 from tracer.trace.models import TAINT_MODELS, Taint, TaintPlan
 from tracer.trace.outputs import TraceResult, build_result
 from tracer.trace.spec import TraceInputs, TraceSpec
@@ -111,14 +112,8 @@ def seed_rows(inputs: TraceInputs, spec: TraceSpec) -> tuple[str, pl.DataFrame]:
 def _stop_addresses(
     inputs: TraceInputs, spec: TraceSpec, chain: str, seeds: Sequence[str]
 ) -> list[str]:
-    stop = set(
-        inputs.labels.filter(
-            (pl.col("chain") == chain) & pl.col("category").is_in(list(spec.stop_at))
-        )
-        .select("address")
-        .collect()["address"]
-        .to_list()
-    )
+    labels = inputs.labels.filter(pl.col("chain") == chain).collect()
+    stop = set(labelled_stops(labels, seeds=seeds, stop_at=spec.stop_at))
     if spec.use_clusters:
         stop |= set(
             inputs.clusters.filter(

@@ -41,7 +41,6 @@ __all__ = [
     "SwapTable",
     "converted_taint",
     "find_swaps",
-    "labelled_venues",
     "swap_venues",
 ]
 
@@ -136,26 +135,6 @@ def swap_venues(
             clusters.filter(pl.col("category").is_in(SWAP_CATEGORIES))["address"].to_list()
         )
     return sorted(found - set(exclude))
-
-
-def labelled_venues(
-    labels: pl.DataFrame, *, seeds: Collection[str], stop_at: Collection[str]
-) -> list[str]:
-    """The venues a trace would cross, as far as the labels tell before any clustering.
-
-    What the RPC crawl passes through instead of fetching (``tracer.ingest.crawl.crawl``):
-    :func:`swap_venues` without the seeds and the addresses labelled with a stop category.
-
-    Examples
-    --------
-    >>> labels = pl.DataFrame(
-    ...     {"address": ["0xp", "0xq", "0xs"], "category": ["defi_dex", "defi", "defi_dex"]}
-    ... )
-    >>> labelled_venues(labels, seeds=["0xs"], stop_at=["exchange"])
-    ['0xp', '0xq']
-    """
-    stops = labels.filter(pl.col("category").is_in(list(stop_at)))["address"].to_list()
-    return swap_venues(labels, exclude={*seeds, *stops})
 
 
 @dataclass(frozen=True)
