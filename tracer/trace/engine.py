@@ -110,19 +110,12 @@ def seed_rows(inputs: TraceInputs, spec: TraceSpec) -> tuple[str, pl.DataFrame]:
 
 
 def _stop_addresses(
-    inputs: TraceInputs, spec: TraceSpec, chain: str, seeds: Sequence[str]
+    labels: pl.DataFrame, clusters: pl.DataFrame | None, spec: TraceSpec, seeds: Sequence[str]
 ) -> list[str]:
-    labels = inputs.labels.filter(pl.col("chain") == chain).collect()
+    """The chain's stops: by their own label, or (``clusters``) by their cluster's category."""
     stop = set(labelled_stops(labels, seeds=seeds, stop_at=spec.stop_at))
-    if spec.use_clusters:
-        stop |= set(
-            inputs.clusters.filter(
-                (pl.col("chain") == chain) & pl.col("category").is_in(list(spec.stop_at))
-            )
-            .select("address")
-            .collect()["address"]
-            .to_list()
-        )
+    if clusters is not None and clusters.height:
+        stop |= set(clusters.filter(pl.col("category").is_in(list(spec.stop_at)))["address"])
     return sorted(stop - set(seeds))
 
 
@@ -538,14 +531,16 @@ def run_trace(inputs: TraceInputs, spec: TraceSpec) -> TraceResult:
     ).collect()
     starts = _seed_starts(transfers.lazy(), compact, seeds, spec)
     seed_addresses = seeds["address"].unique().sort().to_list()
-    stops = _stop_addresses(inputs, spec, chain, seed_addresses)
-    stop = hashes_of(stops)
     cluster_table = (
         inputs.clusters.filter(pl.col("chain") == chain).collect()
         if spec.use_clusters
         else pl.DataFrame(schema={"address": pl.String, "cluster_id": pl.String})
     )
     labels = inputs.labels.filter(pl.col("chain") == chain).collect()
+    stops = _stop_addresses(
+        labels, cluster_table if spec.use_clusters else None, spec, seed_addresses
+    )
+    stop = hashes_of(stops)
     swaps, venues = SwapTable.empty(), []
     if spec.follow_swaps:
         venues = swap_venues(
